@@ -14,6 +14,7 @@ from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
 from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
+from .inspection import attention_by_text
 from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
 from .text import EncodedTexts, TextDataset
 from .validation import (
@@ -67,7 +68,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Maximum tokens per text, special tokens included; longer texts are truncated at the end.
     epochs : int, default=3
         Passes over the training data.
-    batch_size : int, default=32
+    batch_size : int, default=16
         Texts per optimizer step (also the prediction batch size).
     lr : float, default=5e-5
         Peak learning rate of AdamW.
@@ -105,6 +106,20 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Hidden units of the discriminator MLP.
     discriminator_lr : float, default=1e-3
         Adam learning rate of the discriminator.
+    paired_discriminator : bool, default=False
+        False: the discriminator judges one response at a time (is this the response to a masked
+        text?). True: it reads the response to the original next to the response to a masked
+        copy and says which of the two is masked, so it judges the difference the mask made.
+    probe_dropout : bool, default=False
+        Whether the no-gradient probe passes (the original text and its masked copies, whose
+        responses the discriminator compares) run with dropout. False (default) runs them in
+        eval mode, one pass for originals and masks together, so the reward reflects the masks
+        rather than two different dropout draws; this costs one extra forward pass without
+        gradient per batch.
+    normalize_advantages : bool, default=True
+        Scale the advantages to unit variance over the batch. False only centres them, so the
+        policy-gradient term keeps the reward's scale and fades when the discriminator notices
+        nothing.
     class_weight : None, "balanced" or dict, default=None
         Weights of the classes in the cross-entropy; dict keys are the user's labels.
     validation_fraction : float or None, default=None
@@ -151,7 +166,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         *,
         max_length=128,
         epochs=3,
-        batch_size=32,
+        batch_size=16,
         lr=5e-5,
         weight_decay=0.01,
         warmup_ratio=0.1,
@@ -168,6 +183,9 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         discriminator_features="proba",
         discriminator_hidden=128,
         discriminator_lr=1e-3,
+        paired_discriminator=False,
+        probe_dropout=False,
+        normalize_advantages=True,
         class_weight=None,
         validation_fraction=None,
         max_grad_norm=1.0,
@@ -196,6 +214,9 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         self.discriminator_features = discriminator_features
         self.discriminator_hidden = discriminator_hidden
         self.discriminator_lr = discriminator_lr
+        self.paired_discriminator = paired_discriminator
+        self.probe_dropout = probe_dropout
+        self.normalize_advantages = normalize_advantages
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.max_grad_norm = max_grad_norm
@@ -233,6 +254,9 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_choice("discriminator_features", self.discriminator_features, ("proba", "hidden", "both"))
         check_number("discriminator_hidden", self.discriminator_hidden, low=1, integer=True)
         check_number("discriminator_lr", self.discriminator_lr, low=0, low_inclusive=False)
+        check_choice("paired_discriminator", self.paired_discriminator, (True, False))
+        check_choice("probe_dropout", self.probe_dropout, (True, False))
+        check_choice("normalize_advantages", self.normalize_advantages, (True, False))
         if self.validation_fraction is not None:
             check_number(
                 "validation_fraction", self.validation_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False
@@ -327,6 +351,9 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
                 features=self.discriminator_features,
                 policy=self.mask_policy,
                 reward=self.reward,
+                paired_discriminator=self.paired_discriminator,
+                probe_dropout=self.probe_dropout,
+                normalize_advantages=self.normalize_advantages,
             )
         callbacks = [
             (
@@ -418,3 +445,21 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]
 
+
+    def token_attention(self, X):
+        """Attention of the classifier's pooling position on each word of each text.
+
+        Word pieces are merged back into the words of the text; weights are the head-averaged
+        attention row of ``attention_layer``, restricted to the text's words and summing to 1.
+
+        Parameters
+        ----------
+        X : sequence of str
+
+        Returns
+        -------
+        list of list of (str, float)
+            One list per text of ``(word, weight)`` pairs in text order.
+        """
+        check_is_fitted(self)
+        return attention_by_text(self, check_texts(X))[1]

@@ -14,6 +14,7 @@ from .afa import (
     advantages,
     apply_masks,
     discriminator_features,
+    discriminator_inputs,
     discriminator_loss,
     discriminator_reward,
     feature_size,
@@ -24,6 +25,7 @@ from .afa import (
     sample_masks,
     uniform_probabilities,
 )
+from .backbone import ClassifierOutput
 from .text import LengthBucketBatchSampler, PadCollator
 
 AFA_METRICS = ("afa_reward", "disc_acc", "pg_loss")
@@ -54,6 +56,15 @@ class AFAConfig:
         "random" masks uniformly at the same rate (ablation: no gradient reaches attention).
     reward : {"discriminator", "kl"}
         "kl" uses the fixed reward -KL(p(x) || p(x~)) and no discriminator (ablation).
+    paired_discriminator : bool
+        The discriminator reads an original's response next to a masked copy's and says which of
+        the two is masked (True), instead of judging one response alone (False).
+    probe_dropout : bool
+        Run the no-gradient probes (original and masked copies) with dropout, as in training.
+        False runs them in eval mode in one extra-wide pass, so rewards are not dominated by the
+        difference between two dropout draws.
+    normalize_advantages : bool
+        Scale advantages to unit variance over the batch (True) or only centre them.
     baseline_decay : float
         Decay of the running reward baseline used when ``n_samples == 1``.
     """
@@ -67,6 +78,9 @@ class AFAConfig:
     features: str = "proba"
     policy: str = "attention"
     reward: str = "discriminator"
+    paired_discriminator: bool = False
+    probe_dropout: bool = False
+    normalize_advantages: bool = True
     baseline_decay: float = 0.9
 
 
@@ -143,7 +157,9 @@ class AFANet(NeuralNet):
         self.reward_baseline_ = None
         if self._uses_discriminator:
             n_classes = self.module_.head.out_features
-            in_features = feature_size(self.afa_config.features, n_classes, self.module_.hidden_size)
+            in_features = feature_size(
+                self.afa_config.features, n_classes, self.module_.hidden_size, self.afa_config.paired_discriminator
+            )
             kwargs = {"in_features": in_features, **self.get_params_for("discriminator")}
             self.discriminator_ = self.initialized_instance(self.discriminator, kwargs)
         return self
@@ -237,30 +253,32 @@ class AFANet(NeuralNet):
             probs = uniform_probabilities(content, cfg.mask_ratio)
         masks = sample_masks(probs, content, cfg.n_samples)
         ids, att = apply_masks(X["input_ids"], X["attention_mask"], masks, cfg.mask_token_id)
-        pool = self.module_.pool_index(X["attention_mask"]).repeat_interleave(cfg.n_samples)
-        with torch.no_grad():
-            masked = self.module_(ids, att, pool_index=pool, return_details=True)
-        proba = torch.softmax(out.logits.detach().float(), dim=-1)
+        pool = self.module_.pool_index(X["attention_mask"])
+        original, masked = self._probe(X["input_ids"], X["attention_mask"], pool, ids, att, out)
+        proba = torch.softmax(original.logits.detach().float(), dim=-1)
         masked_proba = torch.softmax(masked.logits.float(), dim=-1)
 
         if cfg.reward == "discriminator":
-            u_orig = discriminator_features(proba, out.pooled, cfg.features)
-            u_masked = discriminator_features(masked_proba, masked.pooled, cfg.features)
+            negatives, positives = discriminator_inputs(
+                discriminator_features(proba, original.pooled, cfg.features),
+                discriminator_features(masked_proba, masked.pooled, cfg.features),
+                pair=cfg.paired_discriminator,
+            )
             self.discriminator_.train()
             self.discriminator_optimizer_.zero_grad()
-            loss_d, accuracy = discriminator_loss(self.discriminator_(u_orig), self.discriminator_(u_masked))
+            loss_d, accuracy = discriminator_loss(self.discriminator_(negatives), self.discriminator_(positives))
             loss_d.backward()
             self.discriminator_optimizer_.step()
             self.discriminator_optimizer_.zero_grad(set_to_none=True)
             self.discriminator_.eval()
             with torch.no_grad():
-                rewards = discriminator_reward(self.discriminator_(u_masked))
+                rewards = discriminator_reward(self.discriminator_(positives))
             self.history.record_batch("disc_acc", accuracy)
         else:
             rewards = kl_reward(proba, masked_proba)
         rewards = rewards.view(-1, cfg.n_samples)
 
-        adv = advantages(rewards, self.reward_baseline_)
+        adv = advantages(rewards, self.reward_baseline_, normalize=cfg.normalize_advantages)
         if cfg.n_samples == 1:
             mean = float(rewards.mean())
             prev = mean if self.reward_baseline_ is None else self.reward_baseline_
@@ -269,6 +287,32 @@ class AFANet(NeuralNet):
         self.history.record_batch("afa_reward", float(rewards.mean()))
         self.history.record_batch("pg_loss", loss_pg.item())
         return loss_pg
+
+    def _probe(self, input_ids, attention_mask, pool, masked_ids, masked_attention, out):
+        """The classifier's responses to the original and the masked texts, without gradient.
+
+        With ``probe_dropout=False`` both run in eval mode in one pass, so the reward compares
+        the texts and not two dropout draws; otherwise the training forward ``out`` stands for
+        the original and only the masked copies run, with dropout.
+        """
+        n_samples = self.afa_config.n_samples
+        masked_pool = pool.repeat_interleave(n_samples)
+        with torch.no_grad():
+            if self.afa_config.probe_dropout:
+                return out, self.module_(masked_ids, masked_attention, pool_index=masked_pool, return_details=True)
+            self.module_.eval()
+            try:
+                both = self.module_(
+                    torch.cat([input_ids, masked_ids]),
+                    torch.cat([attention_mask, masked_attention]),
+                    pool_index=torch.cat([pool, masked_pool]),
+                    return_details=True,
+                )
+            finally:
+                self.module_.train()
+        n = len(input_ids)
+        original = ClassifierOutput(both.logits[:n], both.pooled[:n])
+        return original, ClassifierOutput(both.logits[n:], both.pooled[n:])
 
     def validation_step(self, batch, **fit_params):
         step = super().validation_step(batch, **fit_params)

@@ -16,18 +16,24 @@ class EncodedTexts:
     texts : list of str
     max_length : int
         Texts longer than this many tokens (special tokens included) are truncated at the end.
+    with_offsets : bool
+        Also keep each token's character span and word index (``offsets``, ``word_ids``), to map
+        token-level results back to the words of the text.
     """
 
-    def __init__(self, tokenizer, texts, max_length):
+    def __init__(self, tokenizer, texts, max_length, with_offsets=False):
         encoded = tokenizer(
             list(texts),
             truncation=True,
             max_length=max_length,
             return_special_tokens_mask=True,
             return_attention_mask=False,
+            return_offsets_mapping=with_offsets,
         )
         self.input_ids = encoded["input_ids"]
         self.special_tokens_mask = encoded["special_tokens_mask"]
+        self.offsets = encoded["offset_mapping"] if with_offsets else None
+        self.word_ids = [encoded.word_ids(i) for i in range(len(self.input_ids))] if with_offsets else None
 
     def __len__(self):
         return len(self.input_ids)
@@ -41,6 +47,9 @@ class EncodedTexts:
         subset = copy.copy(self)
         subset.input_ids = [self.input_ids[i] for i in indices]
         subset.special_tokens_mask = [self.special_tokens_mask[i] for i in indices]
+        if self.offsets is not None:
+            subset.offsets = [self.offsets[i] for i in indices]
+            subset.word_ids = [self.word_ids[i] for i in indices]
         return subset
 
 

@@ -3,7 +3,13 @@
 Nothing here knows about skorch or scikit-learn, so each piece can be tested and reused alone.
 """
 
-from .discriminator import Discriminator, discriminator_features, discriminator_loss, feature_size
+from .discriminator import (
+    Discriminator,
+    discriminator_features,
+    discriminator_inputs,
+    discriminator_loss,
+    feature_size,
+)
 from .policy import apply_masks, mask_log_prob, masking_probabilities, sample_masks, uniform_probabilities
 from .reward import advantages, discriminator_reward, kl_reward, policy_gradient_loss
 
@@ -12,6 +18,7 @@ __all__ = [
     "advantages",
     "apply_masks",
     "discriminator_features",
+    "discriminator_inputs",
     "discriminator_loss",
     "discriminator_reward",
     "feature_size",

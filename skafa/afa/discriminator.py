@@ -50,9 +50,35 @@ def discriminator_features(proba, pooled, kind):
     return features.detach().float()
 
 
-def feature_size(kind, n_classes, hidden_size):
-    """Length of the feature vector produced by :func:`discriminator_features`."""
-    return {"proba": n_classes, "hidden": hidden_size, "both": n_classes + hidden_size}[kind]
+def feature_size(kind, n_classes, hidden_size, pair=False):
+    """Input size of the discriminator for feature ``kind`` (doubled for paired inputs)."""
+    size = {"proba": n_classes, "hidden": hidden_size, "both": n_classes + hidden_size}[kind]
+    return 2 * size if pair else size
+
+
+def discriminator_inputs(u_original, u_masked, pair=False):
+    """The discriminator's negative (target 0) and positive (target 1) inputs.
+
+    Single mode: originals are negatives and masked copies positives; D judges one response
+    alone. Paired mode: D reads an original's response next to one of its masked copies and says
+    whether the second of the two is the masked one, so it judges the difference the mask made.
+
+    Parameters
+    ----------
+    u_original : Tensor of shape (batch, d)
+    u_masked : Tensor of shape (batch * K, d)
+        Masked copies grouped by text.
+    pair : bool
+
+    Returns
+    -------
+    negatives, positives : Tensor
+        ``1 - sigmoid(D(positives))`` is the reward of each masked copy.
+    """
+    if not pair:
+        return u_original, u_masked
+    repeated = u_original.repeat_interleave(u_masked.shape[0] // u_original.shape[0], dim=0)
+    return torch.cat([u_masked, repeated], dim=1), torch.cat([repeated, u_masked], dim=1)
 
 
 def discriminator_loss(logits_original, logits_masked):

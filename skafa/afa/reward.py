@@ -23,7 +23,7 @@ def kl_reward(proba_original, proba_masked, eps=1e-8):
     return -kl
 
 
-def advantages(rewards, baseline=None):
+def advantages(rewards, baseline=None, normalize=True):
     """Advantage of each sampled mask, normalised over the batch.
 
     With ``K >= 2`` masks per text the baseline of mask ``k`` is the mean reward of the other
@@ -35,6 +35,9 @@ def advantages(rewards, baseline=None):
     rewards : Tensor of shape (batch, K)
     baseline : float or None
         Needed only when ``K == 1``.
+    normalize : bool
+        Divide by the batch standard deviation; False only centres, so advantages keep the
+        reward's scale and vanish when the rewards carry no signal.
 
     Returns
     -------
@@ -50,7 +53,7 @@ def advantages(rewards, baseline=None):
         adv = rewards - (0.0 if baseline is None else baseline)
     adv = adv - adv.mean()
     std = adv.std() if adv.numel() > 1 else adv.new_tensor(0.0)
-    if std > 1e-6:
+    if normalize and std > 1e-6:
         adv = adv / std
     return adv
 

@@ -1,0 +1,24 @@
+"""Sphinx configuration for the skafa documentation."""
+
+import skafa
+
+project = "skafa"
+author = "skafa developers"
+release = version = skafa.__version__
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+]
+autosummary_generate = True
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_mock_imports = []
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+html_static_path = ["_static"]
+nitpicky = False

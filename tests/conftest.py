@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny randomly initialised backbones saved as real model folders, and toy data."""
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, PreTrainedTokenizerFast
+
+from skafa.backbone import DEFAULT_BACKBONE, load_tokenizer
+
+FILLER = ["the", "movie", "a", "is", "of", "and", "this", "film", "it", "was"]
+DECISIVE = {"riveting": "pos", "lackluster": "neg"}
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """Folder of a 2-layer, 32-wide BERT with the default backbone's WordPiece tokenizer."""
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = load_tokenizer(DEFAULT_BACKBONE)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+    )
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory):
+    """Folder of a 2-layer GPT-2 with a word-level tokenizer that adds no special tokens."""
+    path = tmp_path_factory.mktemp("tiny_gpt2")
+    words = ["<|endoftext|>", "[UNK]", *FILLER, *DECISIVE, "good", "bad"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="[UNK]")
+    config = GPT2Config(vocab_size=len(words), n_embd=32, n_layer=2, n_head=2, n_positions=64)
+    GPT2Model(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def fake_focus_data(n, seed=0, n_filler=8):
+    """Texts of frequent filler words where one rare word decides the label."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        word, label = list(DECISIVE.items())[rng.integers(2)]
+        tokens = list(rng.choice(FILLER, n_filler))
+        tokens.insert(rng.integers(n_filler + 1), word)
+        texts.append(" ".join(tokens))
+        labels.append(label)
+    return texts, np.array(labels)
+
+
+@pytest.fixture(scope="session")
+def toy_data():
+    return fake_focus_data(96, seed=0)
+
+
+@pytest.fixture
+def fast_params(tiny_bert):
+    """Parameters of a classifier that fits the toy data in about a second."""
+    return dict(backbone=tiny_bert, epochs=1, batch_size=16, lr=1e-3, device="cpu", random_state=0, verbose=0)
