@@ -18,6 +18,7 @@ from .inspection import attention_by_text
 from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
 from .text import EncodedTexts, TextDataset
 from .validation import (
+    check_bool,
     check_choice,
     check_labels,
     check_number,
@@ -241,7 +242,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_number("lr", self.lr, low=0, low_inclusive=False)
         check_number("weight_decay", self.weight_decay, low=0)
         check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
-        check_choice("afa", self.afa, (True, False))
+        check_bool("afa", self.afa)
         check_number("mask_ratio", self.mask_ratio, low=0, high=1, low_inclusive=False, high_inclusive=False)
         check_number("afa_weight", self.afa_weight, low=0)
         check_number("mask_temperature", self.mask_temperature, low=0, low_inclusive=False)
@@ -254,9 +255,9 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_choice("discriminator_features", self.discriminator_features, ("proba", "hidden", "both"))
         check_number("discriminator_hidden", self.discriminator_hidden, low=1, integer=True)
         check_number("discriminator_lr", self.discriminator_lr, low=0, low_inclusive=False)
-        check_choice("paired_discriminator", self.paired_discriminator, (True, False))
-        check_choice("probe_dropout", self.probe_dropout, (True, False))
-        check_choice("normalize_advantages", self.normalize_advantages, (True, False))
+        check_bool("paired_discriminator", self.paired_discriminator)
+        check_bool("probe_dropout", self.probe_dropout)
+        check_bool("normalize_advantages", self.normalize_advantages)
         if self.validation_fraction is not None:
             check_number(
                 "validation_fraction", self.validation_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False

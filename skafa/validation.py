@@ -92,6 +92,12 @@ def check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
 
 
+def check_bool(name, value):
+    # `1 in (True, False)` is true in Python, so booleans are checked by type.
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+
+
 def check_number(name, value, *, low=None, high=None, integer=False, low_inclusive=True, high_inclusive=True):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
