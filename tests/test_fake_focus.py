@@ -40,4 +40,4 @@ def test_afa_with_the_discriminator_trains_and_logs_its_signals(tiny_bert):
         values = clf.history_[:, key]
         assert len(values) == 2 and np.all(np.isfinite(values))
     assert all(0.0 <= r <= 1.0 for r in clf.history_[:, "afa_reward"])
-    assert clf.net_.afa_step_ == 8
+    assert clf.net_.steps_ == 8
