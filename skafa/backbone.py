@@ -152,9 +152,15 @@ class TextClassifier(nn.Module):
         return pooled
 
     def _find_attention_module(self, input_ids, attention_mask, pool_index):
-        with record_attention_modules() as calls:
-            with torch.no_grad():
+        # Eval mode: the probe must not consume random numbers (dropout), or a resumed fit would
+        # diverge from an uninterrupted one.
+        was_training = self.backbone.training
+        self.backbone.eval()
+        try:
+            with record_attention_modules() as calls, torch.no_grad():
                 self.backbone(input_ids=input_ids[:1], attention_mask=attention_mask[:1])
+        finally:
+            self.backbone.train(was_training)
         order = list(dict.fromkeys(calls))
         n_layers = len(order)
         if not -n_layers <= self.attention_layer < n_layers:

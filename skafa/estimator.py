@@ -438,26 +438,27 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             afa_start = 0 if partial else round(self.afa_warmup * steps)
             self.net_ = self._build_net(schedule, afa_start, self._class_weights(y_encoded), train_split)
 
-        checkpoint = None
+        path = print_ = None
         if self.checkpoint_dir is not None and not partial:
             os.makedirs(self.checkpoint_dir, exist_ok=True)
             path = os.path.join(self.checkpoint_dir, CHECKPOINT_FILE)
-            checkpoint = ResumableCheckpoint(path, fingerprint(self._training_params(), X, y, sample_weight))
+            print_ = fingerprint(self._training_params(), X, y, sample_weight)
+        self.net_.set_params(callbacks__checkpoint__path=path, callbacks__checkpoint__fingerprint=print_)
         with seeded(self.random_state, self.device_):
-            self._train(train_set, epochs, checkpoint, fresh=not continuing)
-        if checkpoint is not None and os.path.exists(checkpoint.path):
-            os.remove(checkpoint.path)  # the fit completed: nothing left to resume
+            self._train(train_set, epochs, fresh=not continuing)
+        if path is not None and os.path.exists(path):
+            os.remove(path)  # the fit completed: nothing left to resume
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.history_)
         self.best_epoch_ = self._best_epoch()
         return self
 
-    def _train(self, train_set, epochs, checkpoint, fresh):
+    def _train(self, train_set, epochs, fresh):
         net = self.net_
         if fresh:
             net.initialize()
-        if checkpoint is not None:
-            net.set_params(callbacks__checkpoint=checkpoint)
+        checkpoint = dict(net.callbacks_)["checkpoint"]
+        if checkpoint.path is not None:
             state = load_checkpoint(checkpoint.path, checkpoint.fingerprint)
             if state is not None:
                 restore_checkpoint(net, state)
@@ -542,7 +543,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             ("schedule", StepSchedule(schedule)),
             ("divergence", DivergenceGuard()),
             ("snapshot", EpochSnapshot()),
-            ("checkpoint", None),
+            ("checkpoint", ResumableCheckpoint()),
         ]
         if self.max_grad_norm is not None:
             callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)))
