@@ -113,7 +113,9 @@ class TextClassifier(nn.Module):
     def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None):
         super().__init__()
         if config is None:
-            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa")
+            # float32 whatever the checkpoint's dtype: half-precision weights would otherwise be
+            # fine-tuned in half precision without loss scaling.
+            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa", dtype=torch.float32)
         else:
             self.backbone = AutoModel.from_config(config, attn_implementation="sdpa")
         try:
