@@ -14,8 +14,9 @@ from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
 from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
-from .inspection import attention_by_text
+from .inspection import attention_by_text, count_words
 from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
+from .report import AttentionReport
 from .text import EncodedTexts, TextDataset
 from .validation import (
     check_bool,
@@ -151,6 +152,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         The device training ran on.
     history_ : skorch.History
         Per-epoch training log.
+    word_counts_ : collections.Counter
+        Occurrences of each lower-cased word in the training texts (words as
+        :meth:`token_attention` splits them, within ``max_length``); :class:`~skafa.AttentionReport`
+        reads the most frequent words from it.
 
     Examples
     --------
@@ -313,7 +318,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         class_weight = self._class_weights(y_encoded)
         self.device_ = resolve_device(self.device)
         self.tokenizer_ = load_tokenizer(self.backbone)
-        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
+        encoded = EncodedTexts(self.tokenizer_, X, self.max_length, with_offsets=True)
+        self.word_counts_ = count_words(X, encoded)
         dataset = TextDataset(encoded, y_encoded, sample_weight)
 
         train_split = None
@@ -464,3 +470,23 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return attention_by_text(self, check_texts(X))[1]
+
+    def attention_report(self, X, **kwargs):
+        """One row per text: prediction, probabilities, most attended words and attention statistics.
+
+        Shorthand for ``AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : sequence of str
+        **kwargs
+            Parameters of :class:`~skafa.AttentionReport` (``top_k``, ``faithfulness``,
+            ``lexicon``, ``n_frequent``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns are described in :meth:`AttentionReport.transform`.
+        """
+        check_is_fitted(self)
+        return AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)

@@ -1,5 +1,8 @@
 """Where a fitted classifier looks: attention per token, merged back into the words of each text."""
 
+from collections import Counter
+from itertools import repeat
+
 import numpy as np
 import torch
 
@@ -20,6 +23,38 @@ def merge_word_pieces(text, offsets, word_ids, weights):
         span[0], span[1] = min(span[0], start), max(span[1], end)
         span[2] += float(weight)
     return [(text[start:end], weight) for start, end, weight in (spans[w] for w in sorted(spans))]
+
+
+def count_words(texts, encoded):
+    """Occurrences of each lower-cased word in ``texts``, split into words as
+    :func:`attention_by_text` splits them (``encoded`` must carry offsets).
+
+    Returns
+    -------
+    collections.Counter
+        Word -> count, over the words that survive truncation.
+    """
+    counts = Counter()
+    for text, offsets, word_ids in zip(texts, encoded.offsets, encoded.word_ids):
+        counts.update(word.lower() for word, _ in merge_word_pieces(text, offsets, word_ids, repeat(0.0)))
+    return counts
+
+
+def logits_of(clf, encoded):
+    """Logits of the fitted classifier for already encoded token sequences, in input order.
+
+    Sequences run longest-first, so each batch is padded to similar lengths.
+
+    Returns
+    -------
+    ndarray of shape (n_sequences, n_classes)
+    """
+    order = np.argsort(-encoded.lengths, kind="stable")
+    with torch.inference_mode():
+        logits = clf.net_.forward(TextDataset(encoded).take(order), training=False, device="cpu").float().numpy()
+    result = np.empty_like(logits)
+    result[order] = logits
+    return result
 
 
 def attention_by_text(clf, texts):
