@@ -19,8 +19,9 @@ def _weights(words):
 
 
 def _entropy(words):
+    # Renormalised, so float32 rounding of the attention cannot make the entropy negative.
     weights = _weights(words)
-    weights = weights[weights > 0]
+    weights = weights[weights > 0] / max(weights.sum(), np.finfo(float).tiny)
     return float((weights * np.log(1 / weights)).sum())
 
 
@@ -185,8 +186,8 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         """The report table, one row per text.
 
         Columns: ``label`` (predicted), ``proba_<class>`` per class, ``top<i>_word`` and
-        ``top<i>_weight`` for the ``top_k`` most attended words (most attended first; None and
-        NaN when a text has fewer words), ``entropy`` of the attention over the words (nats; 0
+        ``top<i>_weight`` for the ``top_k`` most attended words (most attended first; missing
+        values when a text has fewer words), ``entropy`` of the attention over the words (nats; 0
         when all of it is on one word, log(n_words) when spread evenly), ``frequent_share``
         (attention on ``frequent_words_``), ``lexicon_share`` (attention on the lexicon, with
         ``lexicon``), and with ``faithfulness``: ``comprehensiveness`` (drop of the predicted
