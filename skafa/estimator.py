@@ -154,8 +154,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Per-epoch training log.
     word_counts_ : collections.Counter
         Occurrences of each lower-cased word in the training texts (words as
-        :meth:`token_attention` splits them, within ``max_length``); :class:`~skafa.AttentionReport`
-        reads the most frequent words from it.
+        :meth:`token_attention` splits them); :class:`~skafa.AttentionReport` reads the most
+        frequent words from it.
 
     Examples
     --------
@@ -318,8 +318,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         class_weight = self._class_weights(y_encoded)
         self.device_ = resolve_device(self.device)
         self.tokenizer_ = load_tokenizer(self.backbone)
-        encoded = EncodedTexts(self.tokenizer_, X, self.max_length, with_offsets=True)
-        self.word_counts_ = count_words(X, encoded)
+        self.word_counts_ = count_words(self.tokenizer_, X)
+        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
         dataset = TextDataset(encoded, y_encoded, sample_weight)
 
         train_split = None

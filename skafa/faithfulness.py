@@ -1,47 +1,47 @@
 """Deletion faithfulness: does the prediction depend on the words the classifier attends to?"""
 
-import copy
-
 import numpy as np
-from scipy.special import softmax
 
-from .inspection import logits_of
-from .text import EncodedTexts
+from .inspection import word_spans
 
 
-def _token_sequences(encoded, rationales, pad_token_id):
-    """Per text, its tokens without the rationale's words, then its tokens with only them.
+def _edit(text, words, chosen):
+    """``text`` without the ``chosen`` words, and the chosen words alone.
 
-    Special tokens stay in both. A sequence left with no token at all (a tokenizer without
-    special tokens whose every word was removed) gets the pad token, which stands for the empty
-    text, because the model cannot run on zero tokens.
+    A deleted word leaves a space, so its neighbours stay separate words (``don't`` without
+    ``'`` is ``don t``, not ``dont``); the chosen words alone are joined by spaces.
     """
-    without, only = [], []
-    for ids, special, word_ids, rationale in zip(
-        encoded.input_ids, encoded.special_tokens_mask, encoded.word_ids, rationales
-    ):
-        words = sorted({w for w in word_ids if w is not None})
-        chosen = {words[p] for p in rationale}
-        in_rationale = [w in chosen for w in word_ids]
-        without.append([(t, s) for t, s, r in zip(ids, special, in_rationale) if not r])
-        only.append([(t, s) for t, s, r in zip(ids, special, in_rationale) if r or s])
-    sequences = [tokens or [(pad_token_id, 1)] for tokens in without + only]
-    edited = copy.copy(encoded)
-    edited.input_ids = [[t for t, _ in tokens] for tokens in sequences]
-    edited.special_tokens_mask = [[s for _, s in tokens] for tokens in sequences]
-    edited.offsets = edited.word_ids = None
-    return edited
+    spans = word_spans(text, words)
+    without, position = [], 0
+    for i, (start, end) in enumerate(spans):
+        if i in chosen:
+            without.append(text[position:start] + " ")
+            position = end
+    without.append(text[position:])
+    only = " ".join(text[start:end] for i, (start, end) in enumerate(spans) if i in chosen)
+    return "".join(without), only
 
 
-def deletion_faithfulness(clf, texts, rationales, proba):
+def _proba_where_words_remain(clf, texts, predicted):
+    """Probability of class ``predicted[i]`` for each text; NaN where no word is left."""
+    result = np.full(len(texts), np.nan)
+    rows = [i for i, text in enumerate(texts) if text.strip()]
+    if rows:
+        result[rows] = clf.predict_proba([texts[i] for i in rows])[np.arange(len(rows)), predicted[rows]]
+    return result
+
+
+def deletion_faithfulness(clf, texts, words, rationales, proba):
     """Comprehensiveness and sufficiency of one set of words per text (DeYoung et al., 2020).
 
     With ``p`` the probability of the class predicted on the full text:
     comprehensiveness = p(text) - p(text without the words), high when removing the words hurts
-    the prediction; sufficiency = p(text) - p(only the words), low when the words alone
-    suffice. Both lie in [-1, 1]. Words are removed as whole tokens from the encoded text (special
-    tokens kept), so no re-tokenisation shifts the rest; one extra forward pass per batch of
-    edited texts.
+    the prediction; sufficiency = p(text) - p(only the words), low when the words alone suffice.
+    Both lie in [-1, 1]. The edited texts go through the classifier's own ``predict_proba``
+    (batched, truncated or windowed as the classifier does it). Where deletion leaves no word
+    (every word of the text is in the set) comprehensiveness is NaN; so is sufficiency for a
+    text without words. In a text longer than ``max_length``, deleting words lets later words
+    move into view.
 
     Parameters
     ----------
@@ -49,9 +49,10 @@ def deletion_faithfulness(clf, texts, rationales, proba):
         A fitted classifier.
     texts : list of str
         Validated texts.
+    words : list of list of (str, float)
+        Per text, its words as :meth:`~skafa.AFASentimentClassifier.token_attention` returns them.
     rationales : list of sequence of int
-        Per text, positions of the chosen words in the text's word list as
-        :meth:`~skafa.AFASentimentClassifier.token_attention` returns it.
+        Per text, positions in ``words[i]`` of the words to test.
     proba : ndarray of shape (n_texts, n_classes)
         The classifier's probabilities on the full texts.
 
@@ -59,11 +60,10 @@ def deletion_faithfulness(clf, texts, rationales, proba):
     -------
     comprehensiveness, sufficiency : ndarray of shape (n_texts,)
     """
-    encoded = EncodedTexts(clf.tokenizer_, texts, clf.max_length, with_offsets=True)
-    edited = _token_sequences(encoded, rationales, clf.tokenizer_.pad_token_id)
-    edited_proba = softmax(logits_of(clf, edited), axis=1)
-    rows = np.arange(len(texts))
+    without, only = zip(*(_edit(t, w, set(r)) for t, w, r in zip(texts, words, rationales)))
     predicted = proba.argmax(axis=1)
-    full = proba[rows, predicted]
-    n = len(texts)
-    return full - edited_proba[:n][rows, predicted], full - edited_proba[n:][rows, predicted]
+    full = proba[np.arange(len(texts)), predicted]
+    return (
+        full - _proba_where_words_remain(clf, list(without), predicted),
+        full - _proba_where_words_remain(clf, list(only), predicted),
+    )

@@ -25,38 +25,6 @@ def merge_word_pieces(text, offsets, word_ids, weights):
     return [(text[start:end], weight) for start, end, weight in (spans[w] for w in sorted(spans))]
 
 
-def count_words(texts, encoded):
-    """Occurrences of each lower-cased word in ``texts``, split into words as
-    :func:`attention_by_text` splits them (``encoded`` must carry offsets).
-
-    Returns
-    -------
-    collections.Counter
-        Word -> count, over the words that survive truncation.
-    """
-    counts = Counter()
-    for text, offsets, word_ids in zip(texts, encoded.offsets, encoded.word_ids):
-        counts.update(word.lower() for word, _ in merge_word_pieces(text, offsets, word_ids, repeat(0.0)))
-    return counts
-
-
-def logits_of(clf, encoded):
-    """Logits of the fitted classifier for already encoded token sequences, in input order.
-
-    Sequences run longest-first, so each batch is padded to similar lengths.
-
-    Returns
-    -------
-    ndarray of shape (n_sequences, n_classes)
-    """
-    order = np.argsort(-encoded.lengths, kind="stable")
-    with torch.inference_mode():
-        logits = clf.net_.forward(TextDataset(encoded).take(order), training=False, device="cpu").float().numpy()
-    result = np.empty_like(logits)
-    result[order] = logits
-    return result
-
-
 def attention_by_text(clf, texts):
     """Run the classifier with attention capture on ``texts`` (already validated).
 
@@ -90,3 +58,36 @@ def attention_by_text(clf, texts):
                 )
                 position += 1
     return logits, words
+
+
+def count_words(tokenizer, texts):
+    """Occurrences of each lower-cased word in ``texts``, words split as :func:`attention_by_text` splits them.
+
+    Returns
+    -------
+    collections.Counter
+        Word -> count over the whole texts (no truncation).
+    """
+    encoded = tokenizer(
+        list(texts), add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False, verbose=False
+    )
+    counts = Counter()
+    for i, text in enumerate(texts):
+        words = merge_word_pieces(text, encoded["offset_mapping"][i], encoded.word_ids(i), repeat(0.0))
+        counts.update(word.lower() for word, _ in words)
+    return counts
+
+
+def word_spans(text, words):
+    """Character span ``(start, end)`` in ``text`` of each word of ``words``, a list of ``(word, weight)``.
+
+    The words are slices of the text in text order (as :func:`merge_word_pieces` cuts them) and
+    the text between two words holds no part of any word, so searching each word from the end of
+    the previous one finds its slice.
+    """
+    spans, position = [], 0
+    for word, _ in words:
+        start = text.find(word, position)
+        spans.append((start, start + len(word)))
+        position = start + len(word)
+    return spans

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .faithfulness import deletion_faithfulness
 from .frequency import frequency_ranks
 from .inspection import attention_by_text
-from .validation import check_choice, check_number, check_texts
+from .validation import check_bool, check_number, check_texts
 from .viz import to_html
 
 
@@ -34,8 +34,8 @@ class AttentionReport(TransformerMixin, BaseEstimator):
 
     Wraps a classifier: ``fit`` fits a clone of it (or, with ``prefit=True``, checks that the
     given classifier is fitted), and ``transform`` runs it on texts with attention capture, one
-    batched forward pass per batch of texts (plus one per batch of edited texts with
-    ``faithfulness=True``). Attention is the pooling position's attention on each word (word
+    batched forward pass per batch of texts (plus prediction on two edited copies of each text
+    with ``faithfulness=True``). Attention is the pooling position's attention on each word (word
     pieces merged back into the words of the text), summing to 1 per text.
 
     The table mixes words and numbers, so ``transform`` returns a pandas DataFrame; that is also
@@ -54,7 +54,7 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         words whose deletion the faithfulness columns measure.
     faithfulness : bool, default=False
         Add ``comprehensiveness`` and ``sufficiency`` of the ``top_k`` words (see
-        :meth:`transform`); costs a forward pass over two edited copies of every text.
+        :meth:`transform`); costs prediction on two edited copies of every text.
     lexicon : iterable of str or None, default=None
         Words of interest (for example a sentiment lexicon), compared lower-cased to the words of
         the texts; adds the column ``lexicon_share``.
@@ -104,14 +104,15 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         return tags
 
     def _check_params(self):
+        """Raise on a bad parameter; return the lower-cased lexicon (or None)."""
         if not callable(getattr(self.estimator, "token_attention", None)):
             raise TypeError(
                 "estimator must be a skafa classifier such as AFASentimentClassifier (one with "
                 f"token_attention); got {type(self.estimator).__name__}."
             )
-        check_choice("prefit", self.prefit, (True, False))
+        check_bool("prefit", self.prefit)
         check_number("top_k", self.top_k, low=1, integer=True)
-        check_choice("faithfulness", self.faithfulness, (True, False))
+        check_bool("faithfulness", self.faithfulness)
         check_number("n_frequent", self.n_frequent, low=1, integer=True)
         if self.lexicon is None:
             return None
@@ -191,9 +192,10 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         when all of it is on one word, log(n_words) when spread evenly), ``frequent_share``
         (attention on ``frequent_words_``), ``lexicon_share`` (attention on the lexicon, with
         ``lexicon``), and with ``faithfulness``: ``comprehensiveness`` (drop of the predicted
-        class's probability when the top-k words are deleted; higher means they mattered) and
-        ``sufficiency`` (drop when only they are kept; lower means they suffice), both in
-        [-1, 1].
+        class's probability when the top-k words are deleted; higher means they mattered; NaN
+        when the text has no other word) and ``sufficiency`` (drop when only they are kept;
+        lower means they suffice), both in [-1, 1]; see
+        :func:`~skafa.faithfulness.deletion_faithfulness`.
 
         Parameters
         ----------
@@ -220,7 +222,7 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         if self.lexicon_ is not None:
             columns.append([_share(w, self.lexicon_) for w in words])
         if self.faithfulness:
-            columns += deletion_faithfulness(self.estimator_, texts, top, proba)
+            columns += deletion_faithfulness(self.estimator_, texts, words, top, proba)
         return pd.DataFrame(dict(zip(self.get_feature_names_out(), columns)), index=index)
 
     def to_html(self, X, y=None, *, path=None, title=None):

@@ -13,7 +13,7 @@ from scipy.special import softmax
 from sklearn.utils.validation import check_is_fitted
 
 from .frequency import attention_by_frequency
-from .inspection import attention_by_text
+from .inspection import attention_by_text, word_spans
 from .validation import check_labels, check_texts
 
 _STYLE = """
@@ -56,17 +56,14 @@ def _attention(models, texts):
 def _segments(text, words):
     """Cut ``text`` into ``(piece, weight)``: its attended words, and between them ``weight=None``.
 
-    The words are slices of the text in text order and the text between two words holds no
-    part of any word, so searching each word from the end of the previous one finds its slice.
     Text after the last word is whitespace or what truncation to ``max_length`` cut off.
     """
     segments, position = [], 0
-    for word, weight in words:
-        start = text.find(word, position)
+    for (start, end), (word, weight) in zip(word_spans(text, words), words):
         if start > position:
             segments.append((text[position:start], None))
         segments.append((word, weight))
-        position = start + len(word)
+        position = end
     if position < len(text):
         segments.append((text[position:], None))
     return segments

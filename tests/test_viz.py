@@ -12,7 +12,7 @@ import pytest
 from skafa import AFASentimentClassifier, AttentionReport, viz
 from skafa.frequency import attention_by_frequency
 
-from conftest import FILLER, fake_focus_data
+from .conftest import FILLER, fake_focus_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
