@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
+from sklearn.utils import estimator_checks as checks
 
 from skafa import AFASentimentClassifier, AttentionReport
 from skafa.backbone import load_tokenizer
@@ -138,11 +139,11 @@ def test_feature_names_follow_classes_top_k_and_options(clf):
     assert list(report.get_feature_names_out()) == [
         "label", "proba_neg", "proba_pos", "top1_word", "top1_weight", "top2_word", "top2_weight",
         "entropy", "frequent_share", "lexicon_share", "comprehensiveness", "sufficiency",
-    ]  # fmt: skip
+    ]
     plain = AttentionReport(clf, prefit=True, top_k=1).fit(["a"])
     assert list(plain.get_feature_names_out()) == [
         "label", "proba_neg", "proba_pos", "top1_word", "top1_weight", "entropy", "frequent_share",
-    ]  # fmt: skip
+    ]
 
 
 def test_set_output_pandas_and_default_keep_the_table_and_the_input_index(clf, new_texts):
@@ -159,6 +160,24 @@ def test_set_output_polars(clf, new_texts):
     pl = pytest.importorskip("polars")
     table = AttentionReport(clf, prefit=True).set_output(transform="polars").fit(new_texts).transform(new_texts)
     assert isinstance(table, pl.DataFrame) and table.columns[0] == "label"
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_estimator_cloneable,
+        checks.check_estimator_repr,
+        checks.check_no_attributes_set_in_init,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_mixin_order,
+        checks.check_estimators_unfitted,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_sklearn_data_independent_check(check):
+    check(AttentionReport.__name__, AttentionReport(AFASentimentClassifier()))
 
 
 def test_grid_search_clones_the_report_step(params, toy_data):

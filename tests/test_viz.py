@@ -175,7 +175,7 @@ def test_unfitted_or_foreign_models_are_clear_errors(models):
         viz.to_html({"lr": LogisticRegression()}, TEXTS)
 
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (chromium, chromium-browser or google-chrome) on PATH")
@@ -187,7 +187,7 @@ def test_headless_browser_renders_the_highlighted_page(models, tmp_path):
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
         "--window-size=1000,700", f"--screenshot={shot}", page.as_uri(),
-    ]  # fmt: skip
+    ]
     subprocess.run(command, capture_output=True, timeout=120, check=False)
     assert shot.exists() and shot.read_bytes()[:8] == PNG_MAGIC
     import matplotlib.image
