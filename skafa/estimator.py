@@ -27,9 +27,10 @@ from .callbacks import (
     load_checkpoint,
     restore_checkpoint,
 )
-from .inspection import attention_by_text
+from .inspection import attention_by_text, count_words
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .text import EncodedTexts, LengthBucketBatchSampler, TextDataset, special_token_template
+from .report import AttentionReport
 from .validation import (
     check_bool,
     check_choice,
@@ -201,6 +202,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Epochs trained (all ``fit`` calls, with ``warm_start``).
     best_epoch_ : int
         Epoch with the lowest validation loss (the last epoch without a validation split).
+    word_counts_ : collections.Counter
+        Occurrences of each lower-cased word in the training texts (words as
+        :meth:`token_attention` splits them); :class:`~skafa.AttentionReport` reads the most
+        frequent words from it.
 
     Examples
     --------
@@ -419,10 +424,12 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         continuing = (partial or self.warm_start) and hasattr(self, "net_")
         if continuing:
             y_encoded = self._known_labels(y)
+            self.word_counts_.update(count_words(self.tokenizer_, X))
         else:
             y_encoded = self._new_labels(y, classes)
             self.device_ = resolve_device(self.device)
             self.tokenizer_ = load_tokenizer(self.backbone)
+            self.word_counts_ = count_words(self.tokenizer_, X)
         train_set, valid_set = self._datasets(X, y_encoded, sample_weight)
         epochs = 1 if partial else self.epochs
         steps = epochs * len(LengthBucketBatchSampler(train_set.lengths, self.batch_size, self.max_batch_tokens))
@@ -662,3 +669,23 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return attention_by_text(self, check_texts(X, allow_empty=self.on_empty_text == "model"))[1]
+
+    def attention_report(self, X, **kwargs):
+        """One row per text: prediction, probabilities, most attended words and attention statistics.
+
+        Shorthand for ``AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : sequence of str
+        **kwargs
+            Parameters of :class:`~skafa.AttentionReport` (``top_k``, ``faithfulness``,
+            ``lexicon``, ``n_frequent``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns are described in :meth:`AttentionReport.transform`.
+        """
+        check_is_fitted(self)
+        return AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)
