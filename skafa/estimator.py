@@ -554,6 +554,13 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
                 probe_dropout=self.probe_dropout,
                 normalize_advantages=self.normalize_advantages,
             )
+        # Routed only when a discriminator exists: skorch refuses parameters of unknown modules.
+        discriminator_params = {}
+        if afa_config is not None and afa_config.reward == "discriminator":
+            discriminator_params = {
+                "discriminator__hidden": self.discriminator_hidden,
+                "discriminator_optimizer__lr": self.discriminator_lr,
+            }
         callbacks = [
             ("schedule", StepSchedule(schedule)),
             ("divergence", DivergenceGuard()),
@@ -588,8 +595,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             autocast_dtype=torch.bfloat16 if self.mixed_precision and self.device_.startswith("cuda") else None,
             token_dropout=self.token_dropout,
             mask_token_id=mask_token_id,
-            discriminator__hidden=self.discriminator_hidden,
-            discriminator_optimizer__lr=self.discriminator_lr,
+            **discriminator_params,
             device=self.device_,
             verbose=self.verbose,
         )

@@ -117,8 +117,6 @@ class AFANet(NeuralNet):
     are registered as skorch modules so they move devices and pickle with the net.
     """
 
-    prefixes_ = NeuralNet.prefixes_ + ["discriminator", "discriminator_optimizer"]
-
     def __init__(
         self,
         module,

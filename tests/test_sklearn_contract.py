@@ -68,6 +68,21 @@ def test_fit_returns_self_and_keeps_parameters(fitted):
     assert len(clf.history_) == 1
 
 
+def test_discriminator_is_a_registered_skorch_module(fitted):
+    # Registered modules and optimizers are moved to the device and pickled device-portably.
+    net = fitted[0].net_
+    assert net._modules == ["module", "discriminator"]
+    assert net._optimizers == ["optimizer", "discriminator_optimizer"]
+    assert {"discriminator_", "discriminator_optimizer_"} <= set(net.cuda_dependent_attributes_)
+
+
+@pytest.mark.parametrize("params", [{"afa": False}, {"reward": "kl"}], ids=["plain", "kl"])
+def test_without_a_discriminator_only_the_classifier_is_registered(fast_params, toy_data, params):
+    X, y = toy_data
+    net = AFASentimentClassifier(**{**fast_params, **params}).fit(X, y).net_
+    assert net._modules == ["module"] and net._optimizers == ["optimizer"]
+
+
 def test_outputs_have_sklearn_shapes_and_agree(fitted, toy_data):
     clf, _, _ = fitted
     X, y = toy_data
