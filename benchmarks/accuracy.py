@@ -23,6 +23,7 @@ import functools
 import json
 import multiprocessing
 import os
+import platform
 import re
 import resource
 import shlex
@@ -40,7 +41,7 @@ import transformers
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from accuracy_report import write_report
+from accuracy_report import git_commit, write_report
 from skafa import AFASentimentClassifier
 from skafa.backbone import DEFAULT_BACKBONE
 from skafa.estimator import resolve_device
@@ -322,6 +323,14 @@ def load_records(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def log_run(out, command):
+    """Append this run's command to runs.jsonl: results.jsonl may grow over several resumed runs."""
+    entry = {"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
+             "git_commit": git_commit()}
+    with (out / "runs.jsonl").open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
 class Progress:
     """Prints one line per finished fit with a rough time-to-go."""
 
@@ -419,6 +428,7 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    command = "python benchmarks/accuracy.py " + shlex.join(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
@@ -432,12 +442,12 @@ def main(argv=None):
         todo = [cell for cell in cells if cell_key(cell) not in done]
         print(f"{len(cells)} fits, {len(cells) - len(todo)} already done, {len(todo)} to run "
               f"({args.jobs} at a time, {args.threads} threads each)", flush=True)
+        log_run(out, command)
         start = time.perf_counter()
         skipped, failed = execute(todo, args, results_path)
         print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; {skipped} not started (time budget), "
               f"{failed} failed", flush=True)
     records = [record for record in load_records(results_path) if cell_key(record) in keys]
-    command = "python benchmarks/accuracy.py " + shlex.join(argv)
     summary = write_report(records, args, command, out)
     print(summary)
     if failed:

@@ -33,7 +33,8 @@ def paired_tests(method, baseline):
         return diff.mean(), np.nan, np.nan
     if np.all(diff == 0):  # identical scores: the tests are undefined, and there is no difference
         return 0.0, 1.0, 1.0
-    p_t = stats.ttest_rel([method[s] for s in seeds], [baseline[s] for s in seeds]).pvalue
+    # Equal non-zero differences have zero variance: t is infinite and p = 0 says nothing.
+    p_t = stats.ttest_1samp(diff, 0.0).pvalue if np.ptp(diff) else np.nan  # = the paired t-test
     p_w = stats.wilcoxon(diff).pvalue
     return diff.mean(), float(p_t), float(p_w)
 
@@ -175,8 +176,11 @@ def write_report(records, args, command, out):
     summary = summarize(records, args.datasets, args.methods)
     summary.round(4).to_csv(out / "summary.csv", index=False)
     table = markdown_table(summary)
+    runs_path = out / "runs.jsonl"
+    runs = [json.loads(line) for line in runs_path.read_text().splitlines()] if runs_path.exists() else []
     meta = {
         "command": command,
+        "runs": runs,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "fits": len(records),
         "git_commit": git_commit(),
@@ -186,8 +190,9 @@ def write_report(records, args, command, out):
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     evaluated_on = "test split" if args.split == "test" else "validation split carved from the training data"
+    commands = "\n".join(f"    {run['command']}" for run in runs) or f"    {command}"
     (out / "summary.md").write_text(
-        f"# Accuracy benchmark\n\n`{command}`\n\n{meta['date']}; {len(records)} fits; scores on the "
+        f"# Accuracy benchmark\n\n{commands}\n\n{meta['date']}; {len(records)} fits; scores on the "
         f"{evaluated_on}; Δ = method − {BASELINE}, paired over seeds; time × = mean fit time / {BASELINE}'s "
         f"in the same run.\n\n{table}\n"
     )

@@ -27,12 +27,15 @@ def floats(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with train.csv and test.csv (text,label)")
-    parser.add_argument("--n-train", type=int, default=200, help="training sentences (random, fixed slice)")
+    parser.add_argument("--n-train", type=int, default=300, help="training sentences (random, fixed slice)")
     parser.add_argument("--n-test", type=int, default=500, help="held-out test sentences")
     parser.add_argument("--epochs", type=int, default=2)
+    # On a few hundred sentences the estimator's default 5e-5 barely moves MiniLM in two epochs;
+    # 2e-4 did better on a validation split carved from SST-2's training data (docs/accuracy.rst).
+    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--cv", type=int, default=2, help="cross-validation folds")
     parser.add_argument("--afa-weights", type=floats, default=[0.3, 1.0], help="lambda values to try")
-    parser.add_argument("--mask-ratios", type=floats, default=[0.15, 0.3], help="rho values to try")
+    parser.add_argument("--mask-ratios", type=floats, default=[0.15], help="rho values to try")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n-jobs", type=int, default=1, help="candidates fitted in parallel (processes)")
@@ -44,7 +47,9 @@ def main(argv=None):
     train = pd.read_csv(Path(args.data) / "train.csv", keep_default_na=False).sample(args.n_train, random_state=0)
     test = pd.read_csv(Path(args.data) / "test.csv", keep_default_na=False).sample(args.n_test, random_state=0)
 
-    clf = AFASentimentClassifier(args.backbone, epochs=args.epochs, device=args.device, random_state=0, verbose=0)
+    clf = AFASentimentClassifier(
+        args.backbone, epochs=args.epochs, lr=args.lr, device=args.device, random_state=0, verbose=0
+    )
     # A list of grids: plain fine-tuning is a candidate too, so the search can say "AFA does not help".
     grid = [
         {"afa": [False]},

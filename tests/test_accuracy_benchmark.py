@@ -94,6 +94,8 @@ def test_paired_tests_on_known_differences():
     assert p_t == pytest.approx(0.01324, abs=1e-4)
     assert p_w == pytest.approx(2 / 32)  # all five differences positive: the exact minimum
     assert paired_tests(baseline, baseline) == (0.0, 1.0, 1.0)
+    shifted = {s: 0.79 for s in range(5)}
+    assert np.isnan(paired_tests(shifted, baseline)[1])  # constant differences: no t-test
 
 
 def test_paired_tests_use_only_seeds_present_in_both():
@@ -136,7 +138,8 @@ def test_quick_run_end_to_end_in_two_workers_then_resume(tmp_path, capsys):
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("dataset,method,seeds,acc_mean") and len(summary) == 3
     assert (out / "per_seed.png").read_bytes()[:4] == b"\x89PNG"
-    assert "--quick" in json.loads((out / "meta.json").read_text())["command"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert "--quick" in meta["command"] and len(meta["runs"]) == 1
     assert "| sst2 | afa | 1 |" in (out / "summary.md").read_text()
 
     # In-process from here: nothing is fitted, and another interpreter would only add start-up time.
@@ -145,3 +148,4 @@ def test_quick_run_end_to_end_in_two_workers_then_resume(tmp_path, capsys):
     accuracy.main(["--quick", "--resume", "--out", str(out)])
     assert "0 to run" in capsys.readouterr().out
     assert len((out / "results.jsonl").read_text().splitlines()) == 2
+    assert len(json.loads((out / "meta.json").read_text())["runs"]) == 2
