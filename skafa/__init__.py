@@ -1,7 +1,8 @@
 """skafa: scikit-learn transformer text classifiers trained with Adversarial Feedback for Attention."""
 
 from .estimator import AFASentimentClassifier
+from .persistence import ModelFileError, VersionMismatchWarning, load
 
 __version__ = "0.1.0"
 
-__all__ = ["AFASentimentClassifier", "__version__"]
+__all__ = ["AFASentimentClassifier", "ModelFileError", "VersionMismatchWarning", "__version__", "load"]

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
+from . import persistence
 from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
 from .inspection import attention_by_text
 from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
@@ -134,6 +135,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     random_state : int or None, default=None
         Seed for weight initialisation, batching, dropout and mask sampling; fits on CPU with the
         same seed give identical models.
+    keep_training_state : bool, default=False
+        What a pickle of the fitted classifier holds. False keeps only what prediction needs (the
+        classifier module, tokenizer, labels and parameters), so artifacts for scoring are small;
+        True also keeps the optimizers, the discriminator and the training history.
     verbose : int, default=1
         0 is silent; 1 shows a progress bar and a per-epoch table (loss, AFA reward,
         discriminator accuracy, validation scores).
@@ -149,7 +154,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device training ran on.
     history_ : skorch.History
-        Per-epoch training log.
+        Per-epoch training log (not kept by a pickle unless ``keep_training_state=True``, nor
+        by :meth:`save`).
 
     Examples
     --------
@@ -192,6 +198,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         callbacks=None,
         device="auto",
         random_state=None,
+        keep_training_state=False,
         verbose=1,
     ):
         self.backbone = backbone
@@ -223,6 +230,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
+        self.keep_training_state = keep_training_state
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -231,6 +239,12 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+    def __getstate__(self):
+        return persistence.pickle_state(self, super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(persistence.unpickle_state(self, state))
 
     # --- validation -------------------------------------------------------------------------
 
@@ -265,6 +279,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
         if self.random_state is not None:
             check_number("random_state", self.random_state, low=0, integer=True)
+        check_choice("keep_training_state", self.keep_training_state, (True, False))
         check_number("verbose", self.verbose, low=0, integer=True)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}.")
@@ -463,3 +478,26 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return attention_by_text(self, check_texts(X))[1]
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def save(self, path, *, overwrite=False):
+        """Save to a folder in the safe format (JSON, safetensors and tokenizer files; no pickle).
+
+        Load it with :func:`skafa.load`, which runs no code from the folder. Training state and
+        callbacks are not saved.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder to create.
+        overwrite : bool, default=False
+            Replace an existing skafa model folder at ``path``.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+        """
+        check_is_fitted(self)
+        return persistence.save(self, path, overwrite=overwrite)

@@ -128,6 +128,9 @@ class AFANet(NeuralNet):
     """
 
     prefixes_ = NeuralNet.prefixes_ + ["discriminator", "discriminator_optimizer"]
+    # Being in prefixes_, the discriminator and its optimizer are not registered by skorch itself;
+    # listing them here makes unpickling map their tensors to the CPU when no GPU is visible.
+    cuda_dependent_attributes_ = NeuralNet.cuda_dependent_attributes_ + ["discriminator_", "discriminator_optimizer_"]
 
     def __init__(
         self,
