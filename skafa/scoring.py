@@ -133,10 +133,32 @@ def check_columns(columns, clf, text_column, id_column=None, top_words=0, extra=
         )
 
 
-def _describe(positions, ids):
-    if ids is None:
-        return _rows(positions)
-    return f"{_rows(positions)} (ids {', '.join(repr(ids[i]) for i in range(min(len(ids), 5)))})"
+def has_text(texts, source="the table"):
+    """Boolean mask of the entries of a text column (Series) that hold a non-blank text.
+
+    Missing entries (None, NaN, null) and empty or whitespace-only strings are False; any other
+    non-string value is an error naming its rows.
+    """
+    values = texts.tolist()
+    bad_type = [i for i, t in enumerate(values) if not (_is_missing(t) or isinstance(t, str))]
+    if bad_type:
+        kinds = sorted({type(values[i]).__name__ for i in bad_type})
+        raise TypeError(
+            f"Column {texts.name!r} of {source} must hold texts; {_rows(texts.index[bad_type])} hold "
+            f"{', '.join(kinds)}."
+        )
+    return np.array([isinstance(t, str) and bool(t.strip()) for t in values], dtype=bool)
+
+
+def empty_text_error(text_column, source, rows, n_rows, ids=None):
+    """The :class:`EmptyTextError` for ``n_rows`` rows without text, the first ones in ``rows``."""
+    where = _rows(rows) if n_rows <= len(rows) else f"{n_rows} rows, the first at {_rows(rows)}"
+    if ids is not None:
+        where += f" (ids {', '.join(repr(i) for i in ids[:5])})"
+    return EmptyTextError(
+        f"Column {text_column!r} of {source} has missing or empty texts at {where}. Pass on_empty='skip' "
+        "to leave them out or on_empty='empty' to keep them without a prediction."
+    )
 
 
 def score_frame(clf, frame, text_column, *, on_empty="error", top_words=0, id_column=None, source="the table"):
@@ -156,7 +178,8 @@ def score_frame(clf, frame, text_column, *, on_empty="error", top_words=0, id_co
         them with a missing label and missing probabilities.
     top_words : int, default=0
         Add a ``top_words`` column: the ``top_words`` words with the most attention, as a JSON
-        list of ``[word, weight]`` pairs (costs attention capture).
+        list of ``[word, weight]`` pairs (computed in the same forward pass, with attention
+        capture).
     id_column : str or None, default=None
         Column naming rows in error messages (next to their index labels).
     source : str, default="the table"
@@ -170,49 +193,34 @@ def score_frame(clf, frame, text_column, *, on_empty="error", top_words=0, id_co
     empty : pandas.Index
         Index labels of the rows without text.
     """
-    texts = frame[text_column].tolist()
-    bad_type = [i for i, t in enumerate(texts) if not (_is_missing(t) or isinstance(t, str))]
-    if bad_type:
-        kinds = sorted({type(texts[i]).__name__ for i in bad_type})
-        raise TypeError(
-            f"Column {text_column!r} of {source} must hold texts; {_rows(frame.index[bad_type])} hold "
-            f"{', '.join(kinds)}."
-        )
-    has_text = np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool)
-    empty = np.flatnonzero(~has_text)
+    valid = has_text(frame[text_column], source)
+    empty = frame.index[~valid]
     if len(empty) and on_empty == "error":
-        ids = None if id_column is None else frame[id_column].iloc[empty].tolist()
-        raise EmptyTextError(
-            f"Column {text_column!r} of {source} has missing or empty texts at {_describe(frame.index[empty], ids)}. "
-            "Pass on_empty='skip' to leave them out or on_empty='empty' to keep them without a prediction."
-        )
-    valid = np.flatnonzero(has_text)
+        ids = None if id_column is None else frame.loc[empty, id_column].tolist()
+        raise empty_text_error(text_column, source, empty[:5].tolist(), len(empty), ids)
+    texts = frame[text_column][valid].tolist()
     columns = prediction_columns(clf, top_words)
-    n = len(frame)
-    proba = np.full((n, len(clf.classes_)), np.nan)
-    labels = np.full(n, None, dtype=object)
-    words = np.full(n, None, dtype=object)
-    if len(valid):
-        valid_texts = [texts[i] for i in valid]
+    proba = np.full((len(frame), len(clf.classes_)), np.nan)
+    labels = np.full(len(frame), None, dtype=object)
+    words = np.full(len(frame), None, dtype=object)
+    if texts:
         if top_words:
-            logits, attention = attention_by_text(clf, valid_texts)
+            logits, attention = attention_by_text(clf, texts)
             words[valid] = [_top_words(pairs, top_words) for pairs in attention]
             proba[valid] = torch.softmax(torch.as_tensor(logits), dim=1).numpy()
         else:
-            proba[valid] = clf.predict_proba(valid_texts)
+            proba[valid] = clf.predict_proba(texts)
         labels[valid] = clf.classes_[proba[valid].argmax(axis=1)].tolist()
-    names = list(columns)
-    added = {LABEL_COLUMN: pd.array(labels, dtype=columns[LABEL_COLUMN])}
-    for j, name in enumerate(names[1 : 1 + len(clf.classes_)]):
-        added[name] = pd.array(proba[:, j], dtype="Float64")
-    if top_words:
-        added[TOP_WORDS_COLUMN] = pd.array(words, dtype="string")
     scored = frame.copy()
-    for name, values in added.items():
-        scored[name] = values
+    names = list(columns)
+    scored[LABEL_COLUMN] = pd.array(labels, dtype=columns[LABEL_COLUMN])
+    for j, name in enumerate(names[1 : 1 + len(clf.classes_)]):
+        scored[name] = pd.array(proba[:, j], dtype="Float64")
+    if top_words:
+        scored[TOP_WORDS_COLUMN] = pd.array(words, dtype="string")
     if on_empty == "skip":
-        scored = scored.iloc[valid]
-    return scored, frame.index[empty]
+        scored = scored[valid]
+    return scored, empty
 
 
 def _top_words(pairs, k):
@@ -356,10 +364,10 @@ class TableWriter:
             frame.to_csv(self.handle, sep="," if self.fmt == "csv" else "\t", index=False, header=first)
 
     def close(self):
-        if self.parquet is not None:
-            self.parquet.close()
-        if self.handle is not None:
-            self.handle.close()
+        for sink in (self.parquet, self.handle):
+            if sink is not None:
+                sink.close()
+        self.parquet = self.handle = None
 
 
 @dataclass
@@ -495,11 +503,24 @@ def predict_file(
     os.close(fd)
     writer = TableWriter(partial, out_fmt)
     bar = tqdm(total=count_rows(input, in_fmt), unit="rows", disable=not progress, desc="scoring")
+    # With on_empty="error", the first row without text stops the scoring, but reading goes on to
+    # count and name all such rows in one error.
+    n_failed, failed_rows, failed_ids = 0, [], []
     try:
         for chunk in read_chunks(input, in_fmt, chunk_size):
             if report.n_rows == 0:
                 check_columns(chunk.columns, clf, text_column, id_column, top_words, extra=[row_number_column])
             chunk = chunk.set_axis(pd.RangeIndex(report.n_rows, report.n_rows + len(chunk)))
+            report.n_rows += len(chunk)
+            bar.update(len(chunk))
+            if on_empty == "error":
+                empty = chunk.index[~has_text(chunk[text_column], source)]
+                n_failed += len(empty)
+                failed_rows += empty[: 5 - len(failed_rows)].tolist()
+                if id_column is not None:
+                    failed_ids += chunk.loc[empty[: 5 - len(failed_ids)], id_column].tolist()
+                if n_failed:
+                    continue
             if row_number_column is not None:
                 chunk[row_number_column] = chunk.index.to_numpy()
             scored, empty = score_frame(
@@ -509,10 +530,10 @@ def predict_file(
             if len(empty) and len(report.empty_rows) < MAX_LISTED_ROWS:
                 ids = empty.tolist() if id_column is None else chunk.loc[empty, id_column].tolist()
                 report.empty_rows.extend(ids[: MAX_LISTED_ROWS - len(report.empty_rows)])
-            report.n_rows += len(chunk)
             report.n_written += len(scored)
             report.n_empty += len(empty)
-            bar.update(len(chunk))
+        if n_failed:
+            raise empty_text_error(text_column, source, failed_rows, n_failed, failed_ids or None)
         writer.close()
         os.replace(partial, output)
     except BaseException:
