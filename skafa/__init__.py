@@ -2,7 +2,8 @@
 
 from .estimator import AFASentimentClassifier
 from .persistence import ModelFileError, VersionMismatchWarning, load
+from .scoring import predict_file
 
 __version__ = "0.1.0"
 
-__all__ = ["AFASentimentClassifier", "ModelFileError", "VersionMismatchWarning", "__version__", "load"]
+__all__ = ["AFASentimentClassifier", "ModelFileError", "VersionMismatchWarning", "__version__", "load", "predict_file"]

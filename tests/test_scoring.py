@@ -13,7 +13,8 @@ import torch
 
 from skafa import AFASentimentClassifier
 from skafa.cli import main
-from skafa.scoring import EmptyTextError, predict_file, scoring_copy
+from skafa import predict_file
+from skafa.scoring import EmptyTextError, scoring_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
