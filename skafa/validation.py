@@ -15,10 +15,11 @@ def _rows(positions):
     return f"row(s) {shown}{more}"
 
 
-def check_texts(X, name="X"):
+def check_texts(X, name="X", allow_empty=False):
     """Return ``X`` as a list of str, or raise naming the problem and the offending rows.
 
-    Accepts a list, tuple, 1-D numpy array, pandas Series or single-column DataFrame of strings.
+    Accepts a list, tuple, 1-D numpy array, pandas Series or single-column DataFrame of strings;
+    empty or whitespace-only strings are refused unless ``allow_empty``.
     """
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of texts, not a single string; wrap it in a list.")
@@ -46,9 +47,12 @@ def check_texts(X, name="X"):
     if not_str:
         kinds = sorted({type(X[i]).__name__ for i in not_str})
         raise TypeError(f"{name} must contain only strings; {_rows(not_str)} hold {', '.join(kinds)}.")
-    empty = [i for i, x in enumerate(X) if not x.strip()]
+    empty = [] if allow_empty else [i for i, x in enumerate(X) if not x.strip()]
     if empty:
-        raise ValueError(f"{name} contains empty or whitespace-only texts at {_rows(empty)}.")
+        raise ValueError(
+            f"{name} contains empty or whitespace-only texts at {_rows(empty)}; remove them or set "
+            "on_empty_text='model'."
+        )
     return X
 
 
@@ -90,6 +94,12 @@ def check_choice(name, value, choices):
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {allowed}; got {value!r}.")
+
+
+def check_bool(name, value):
+    # `1 in (True, False)` is true in Python, so booleans are checked by type.
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
 
 
 def check_number(name, value, *, low=None, high=None, integer=False, low_inclusive=True, high_inclusive=True):

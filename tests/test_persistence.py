@@ -69,12 +69,6 @@ def test_scoring_pickle_is_about_the_size_of_the_weights(fitted):
     assert weights_bytes(fitted) < size < weights_bytes(fitted) + 1.5e6
 
 
-def test_keep_training_state_is_validated(tiny_bert, toy_data):
-    X, y = toy_data
-    with pytest.raises(ValueError, match="keep_training_state"):
-        AFASentimentClassifier(backbone=tiny_bert, keep_training_state="yes", verbose=0).fit(X, y)
-
-
 def _pickle_as_if_trained_on_cuda(obj, monkeypatch):
     """Pickle ``obj`` with its tensors tagged as CUDA tensors, as a GPU-trained model's are."""
     with monkeypatch.context() as patch:
@@ -152,6 +146,7 @@ def test_saved_folder_round_trip_predicts_identically(fitted, saved, toy_data):
     for got, expected in zip(loaded.token_attention(X[:2]), fitted.token_attention(X[:2])):
         assert [w for w, _ in got] == [w for w, _ in expected]
         np.testing.assert_allclose([a for _, a in got], [a for _, a in expected], atol=1e-6)
+    assert (loaded.n_epochs_, loaded.best_epoch_) == (fitted.n_epochs_, fitted.best_epoch_)
     # The safe format, too, carries no training state.
     assert loaded.net_.optimizer_ is None and not hasattr(loaded, "history_")
 
@@ -294,3 +289,17 @@ def test_a_file_is_not_a_model_folder(tmp_path):
     path.write_text("x")
     with pytest.raises(ModelFileError, match="not a folder"):
         skafa.load(path)
+
+
+def test_a_model_for_prediction_cannot_continue_training_but_a_full_pickle_can(fitted, saved, toy_data):
+    X, y = toy_data
+    for restored in (pickle.loads(pickle.dumps(fitted)), skafa.load(saved)):
+        with pytest.raises(ValueError, match="keep_training_state=True"):
+            restored.partial_fit(X, y)
+    fitted.set_params(keep_training_state=True)
+    try:
+        restored = pickle.loads(pickle.dumps(fitted))
+    finally:
+        fitted.set_params(keep_training_state=False)
+    restored.set_params(warm_start=True).fit(X, y)
+    assert restored.n_epochs_ == 2 and len(restored.history_) == 2

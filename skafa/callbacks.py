@@ -1,0 +1,168 @@
+"""Training safeguards as small skorch callbacks: divergence, interruption, crash recovery."""
+
+import copy
+import os
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from skorch.history import History
+
+
+class LinearWarmupDecay:
+    """Learning-rate factor of optimizer step ``t``: linear warm-up to 1, then linear decay to 0.
+
+    ``offset`` is the step at which this schedule starts (a warm-started fit restarts it).
+    """
+
+    def __init__(self, total_steps, warmup_steps, offset=0):
+        self.total_steps = max(1, int(total_steps))
+        self.warmup_steps = int(warmup_steps)
+        self.offset = int(offset)
+
+    def __call__(self, step):
+        step -= self.offset
+        if step < self.warmup_steps:
+            return (step + 1) / (self.warmup_steps + 1)
+        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps))
+
+
+def constant_schedule(step):
+    """Learning-rate factor 1 at every step (used by ``partial_fit``)."""
+    return 1.0
+
+
+class StepSchedule(Callback):
+    """Set the classifier's learning rate before every training batch from the step counter.
+
+    The factor depends only on ``net.steps_``, so a resumed or warm-started fit continues the
+    schedule exactly; the discriminator's optimizer keeps its own constant rate.
+
+    Parameters
+    ----------
+    schedule : callable
+        Maps the optimizer step to a factor of ``net.lr``.
+    """
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            lr = net.lr * self.schedule(net.steps_)
+            for group in net.optimizer_.param_groups:
+                group["lr"] = lr
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class DivergenceGuard(Callback):
+    """Stop training with :class:`TrainingDiverged` as soon as a batch loss is not finite."""
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if training and loss is not None and not torch.isfinite(torch.as_tensor(loss)).all():
+            epoch = len(net.history)
+            raise TrainingDiverged(
+                f"Training diverged in epoch {epoch}: the loss became {float(loss)}. "
+                "Lower `lr` or `afa_weight`, or check the inputs; the model was restored to the end "
+                "of the last completed epoch."
+            )
+
+
+class EpochSnapshot(Callback):
+    """Keep a CPU copy of the classifier as of the last completed epoch.
+
+    ``restore(net)`` puts it back; the estimator calls it when training diverged or was
+    interrupted (Ctrl-C) mid-epoch, so the model left behind is the last complete one.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self._save(net)
+        self.in_epoch_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.in_epoch_ = True
+
+    def on_epoch_end(self, net, **kwargs):
+        self._save(net)
+        self.in_epoch_ = False
+
+    def _save(self, net):
+        self.state_ = {k: v.detach().to("cpu", copy=True) for k, v in net.module_.state_dict().items()}
+        self.n_epochs_ = len(net.history)
+
+    def restore(self, net):
+        """Reload the last completed epoch's weights and drop the unfinished epoch's history."""
+        net.module_.load_state_dict(self.state_)
+        del net.history[self.n_epochs_ :]
+
+
+class ResumableCheckpoint(Callback):
+    """Save everything needed to continue training exactly after each epoch.
+
+    The file holds the classifier, discriminator and optimizer states, the history, the step
+    counter (which sets the learning rate and the AFA warm-up) and reward baseline, and the random
+    generator states, so a fit resumed from it ends with the same model as an uninterrupted one.
+
+    Parameters
+    ----------
+    path : str
+        File to write (overwritten each epoch, atomically).
+    fingerprint : str
+        Identifies the data and parameters; a checkpoint with another fingerprint is not resumed.
+    """
+
+    def __init__(self, path, fingerprint):
+        self.path = path
+        self.fingerprint = fingerprint
+
+    def on_epoch_end(self, net, **kwargs):
+        state = {
+            "fingerprint": self.fingerprint,
+            "history": net.history.to_list(),
+            "modules": {name: getattr(net, name + "_").state_dict() for name in net._modules},
+            "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
+            "steps": net.steps_,
+            "reward_baseline": net.reward_baseline_,
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+        tmp = self.path + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+
+
+def load_checkpoint(path, fingerprint):
+    """The checkpoint at ``path`` if it exists and matches ``fingerprint``, else None."""
+    if not os.path.exists(path):
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return state if state.get("fingerprint") == fingerprint else None
+
+
+def restore_checkpoint(net, state):
+    """Load a :class:`ResumableCheckpoint` state into an initialised net."""
+    for name, module_state in state["modules"].items():
+        getattr(net, name + "_").load_state_dict(module_state)
+    for name, optimizer_state in state["optimizers"].items():
+        getattr(net, name + "_").load_state_dict(optimizer_state)
+    net.history = History(copy.deepcopy(state["history"]))
+    net.steps_ = state["steps"]
+    net.reward_baseline_ = state["reward_baseline"]
+    torch.set_rng_state(state["rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+def fingerprint(params, X, y, sample_weight):
+    """A hash of the parameters that shape training and of the training data."""
+    import hashlib
+
+    digest = hashlib.sha256(repr(sorted(params.items())).encode())
+    for text in X:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(np.asarray(y).astype(str).tobytes())
+    digest.update(np.asarray(sample_weight, dtype=np.float32).tobytes())
+    return digest.hexdigest()
