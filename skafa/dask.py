@@ -6,6 +6,7 @@ that copy; without one, the local scheduler's threads share the model in memory.
 """
 
 import os
+import threading
 
 import pandas as pd
 
@@ -30,10 +31,21 @@ def _active_client():
         return None
 
 
+# Attention capture registers the captured module process-wide, so partitions that ask for top
+# words take turns when a worker runs several threads; plain scoring runs concurrently.
+_CAPTURE_LOCK = threading.Lock()
+
+
 def _score_partition(frame, clf, text_column, on_empty, top_words):
-    return score_frame(
-        clf, frame, text_column, on_empty=on_empty, top_words=top_words, source="a partition (by index label)"
-    )[0]
+    def score():
+        return score_frame(
+            clf, frame, text_column, on_empty=on_empty, top_words=top_words, source="a partition (by index label)"
+        )[0]
+
+    if top_words:
+        with _CAPTURE_LOCK:
+            return score()
+    return score()
 
 
 def predict_dataframe(

@@ -274,14 +274,18 @@ def read_chunks(path, fmt, chunk_size):
     text); JSON Lines values keep their JSON types; Parquet columns keep their Arrow types.
     """
     if fmt in ("csv", "tsv"):
-        yield from pd.read_csv(
-            path,
-            sep="," if fmt == "csv" else "\t",
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            chunksize=chunk_size,
-        )
+        try:
+            chunks = pd.read_csv(
+                path,
+                sep="," if fmt == "csv" else "\t",
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                chunksize=chunk_size,
+            )
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path} is empty: not even a header row.") from None
+        yield from chunks
     elif fmt == "jsonl":
         yield from _read_jsonl(path, chunk_size)
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import fake_focus_data
+from .conftest import fake_focus_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

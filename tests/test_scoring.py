@@ -230,3 +230,13 @@ def test_cli_in_a_fresh_cpu_only_process_accounts_for_every_row(clf, tmp_path, t
         out = read_table(model + ".csv")
         assert out["id"].tolist() == frame["id"].drop(index=4).tolist()
         np.testing.assert_allclose(out[["proba_neg", "proba_pos"]].to_numpy(float), expected, atol=1e-6)
+
+
+def test_header_only_and_empty_files(model_dir, tmp_path):
+    (tmp_path / "header.csv").write_text("id,text\n")
+    report = predict_file(model_dir, tmp_path / "header.csv", tmp_path / "out.csv", progress=False)
+    assert report.n_rows == 0
+    assert (tmp_path / "out.csv").read_text().splitlines() == ["id,text,predicted_label,proba_neg,proba_pos"]
+    (tmp_path / "nothing.csv").write_text("")
+    with pytest.raises(ValueError, match="is empty: not even a header row"):
+        predict_file(model_dir, tmp_path / "nothing.csv", tmp_path / "out2.csv", progress=False)
