@@ -1,6 +1,7 @@
 """The scikit-learn facade: parameters, validation and labels around an :class:`~skafa.net.AFANet`."""
 
 import contextlib
+import copy
 import os
 import warnings
 
@@ -313,10 +314,22 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        return persistence.pickle_state(self, super().__getstate__())
+        return persistence.pickle_state(super().__getstate__())
 
     def __setstate__(self, state):
         super().__setstate__(persistence.unpickle_state(self, state))
+
+    # copy and deepcopy keep everything; only pickling trims the state for prediction.
+    def __copy__(self):
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
+    def __deepcopy__(self, memo):
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
 
     # --- validation -------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from packaging.version import InvalidVersion, Version
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from skorch.history import History
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig
 
 FORMAT = "skafa-model"
 FORMAT_VERSION = 1
@@ -41,7 +41,7 @@ BACKBONE_DIR = "backbone"
 TOKENIZER_DIR = "tokenizer"
 # Label dtypes whose values JSON holds exactly: unicode str, signed/unsigned int, bool, float,
 # and object arrays of those.
-LABEL_KINDS = "Uiubf" + "O"
+LABEL_KINDS = "UiubfO"
 VERSION_STAMP_KEY = "_skafa_versions"
 
 
@@ -116,8 +116,8 @@ def is_prediction_only(net):
     return getattr(net, "_trimmed_for_prediction", False)
 
 
-def pickle_state(clf, state):
-    """The state to pickle for ``clf``, trimmed for prediction unless it keeps its training state."""
+def pickle_state(state):
+    """An estimator's state to pickle: trimmed for prediction unless it keeps its training state."""
     state = dict(state)
     if "net_" in state and not state.get("keep_training_state", False):
         state["net_"] = prediction_net(state["net_"])

@@ -506,7 +506,7 @@ def predict_file(
     fd, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial" + "".join(output.suffixes), dir=output.parent)
     os.close(fd)
     writer = TableWriter(partial, out_fmt)
-    bar = tqdm(total=count_rows(input, in_fmt), unit="rows", disable=not progress, desc="scoring")
+    bar = tqdm(total=count_rows(input, in_fmt), unit=" rows", disable=not progress, desc="scoring")
     # With on_empty="error", the first row without text stops the scoring, but reading goes on to
     # count and name all such rows in one error.
     n_failed, failed_rows, failed_ids = 0, [], []

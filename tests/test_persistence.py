@@ -63,6 +63,14 @@ def test_keep_training_state_keeps_optimizers_discriminator_and_history(fitted, 
     assert len(pickle.dumps(fitted)) < len(full) / 2
 
 
+def test_copies_keep_the_training_state(fitted):
+    # Only pickling trims; copy.deepcopy is a full, independent copy.
+    copied = copy.deepcopy(fitted)
+    assert copied.net_.optimizer_ is not None and len(copied.history_) == 1
+    assert copied.net_.module_ is not fitted.net_.module_
+    assert copy.copy(fitted).net_ is fitted.net_
+
+
 def test_scoring_pickle_is_about_the_size_of_the_weights(fitted):
     # The rest is the tokenizer (about 0.7 MB for a WordPiece vocabulary) and a few parameters.
     size = len(pickle.dumps(fitted))
