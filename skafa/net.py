@@ -196,7 +196,8 @@ class AFANet(NeuralNet):
     # --- steps ----------------------------------------------------------------------------
 
     def _autocast(self):
-        if self.autocast_dtype is None:
+        # Mixed precision is for CUDA only; a net trained on a GPU may be unpickled on a CPU.
+        if self.autocast_dtype is None or torch.device(self.device).type != "cuda":
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
 

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .inspection import attention_by_text
 from .persistence import load_any, prediction_net
-from .validation import _rows, check_choice, check_number
+from .validation import _rows, check_bool, check_choice, check_number
 
 ON_EMPTY = ("error", "skip", "empty")
 LABEL_COLUMN = "predicted_label"
@@ -77,7 +77,7 @@ def scoring_copy(clf, *, batch_size=None, quantize=False):
     AFASentimentClassifier
     """
     check_is_fitted(clf)
-    check_choice("quantize", quantize, (True, False))
+    check_bool("quantize", quantize)
     if batch_size is None and not quantize:
         return clf
     net = prediction_net(clf.net_)
@@ -87,8 +87,7 @@ def scoring_copy(clf, *, batch_size=None, quantize=False):
     if quantize:
         net.module_ = quantize_module(net.module_)
         net.device = "cpu"
-    scorer = object.__new__(type(clf))
-    scorer.__dict__.update(clf.__dict__)
+    scorer = copy.copy(clf)
     scorer.net_ = net
     return scorer
 
