@@ -16,7 +16,12 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()
-autodoc_default_options = {"members": True, "inherited-members": False}
+# scikit-learn generates set_*_request methods per class; their docstrings link into its own docs.
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    "exclude-members": "set_fit_request, set_score_request, set_partial_fit_request, set_transform_request",
+}
 autodoc_mock_imports = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"

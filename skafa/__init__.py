@@ -2,8 +2,17 @@
 
 from .estimator import AFASentimentClassifier
 from .persistence import ModelFileError, VersionMismatchWarning, load
+from .report import AttentionReport
 from .scoring import predict_file
 
 __version__ = "0.1.0"
 
-__all__ = ["AFASentimentClassifier", "ModelFileError", "VersionMismatchWarning", "__version__", "load", "predict_file"]
+__all__ = [
+    "AFASentimentClassifier",
+    "AttentionReport",
+    "ModelFileError",
+    "VersionMismatchWarning",
+    "__version__",
+    "load",
+    "predict_file",
+]

@@ -113,7 +113,9 @@ class TextClassifier(nn.Module):
     def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None):
         super().__init__()
         if config is None:
-            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa")
+            # float32 whatever the checkpoint's dtype: half-precision weights would otherwise be
+            # fine-tuned in half precision without loss scaling.
+            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa", dtype=torch.float32)
         else:
             self.backbone = AutoModel.from_config(config, attn_implementation="sdpa")
         try:
@@ -152,9 +154,15 @@ class TextClassifier(nn.Module):
         return pooled
 
     def _find_attention_module(self, input_ids, attention_mask, pool_index):
-        with record_attention_modules() as calls:
-            with torch.no_grad():
+        # Eval mode: the probe must not consume random numbers (dropout), or a resumed fit would
+        # diverge from an uninterrupted one.
+        was_training = self.backbone.training
+        self.backbone.eval()
+        try:
+            with record_attention_modules() as calls, torch.no_grad():
                 self.backbone(input_ids=input_ids[:1], attention_mask=attention_mask[:1])
+        finally:
+            self.backbone.train(was_training)
         order = list(dict.fromkeys(calls))
         n_layers = len(order)
         if not -n_layers <= self.attention_layer < n_layers:

@@ -65,7 +65,7 @@ class DivergenceGuard(Callback):
         if training and loss is not None and not torch.isfinite(torch.as_tensor(loss)).all():
             epoch = len(net.history)
             raise TrainingDiverged(
-                f"Training diverged in epoch {epoch}: the loss became {float(loss)}. "
+                f"Training diverged in epoch {epoch}: the loss became {float(torch.as_tensor(loss).detach())}. "
                 "Lower `lr` or `afa_weight`, or check the inputs; the model was restored to the end "
                 "of the last completed epoch."
             )
@@ -108,17 +108,19 @@ class ResumableCheckpoint(Callback):
 
     Parameters
     ----------
-    path : str
-        File to write (overwritten each epoch, atomically).
-    fingerprint : str
+    path : str or None
+        File to write (overwritten each epoch, atomically); None disables the callback.
+    fingerprint : str or None
         Identifies the data and parameters; a checkpoint with another fingerprint is not resumed.
     """
 
-    def __init__(self, path, fingerprint):
+    def __init__(self, path=None, fingerprint=None):
         self.path = path
         self.fingerprint = fingerprint
 
     def on_epoch_end(self, net, **kwargs):
+        if self.path is None:
+            return
         state = {
             "fingerprint": self.fingerprint,
             "history": net.history.to_list(),

@@ -29,9 +29,10 @@ from .callbacks import (
     load_checkpoint,
     restore_checkpoint,
 )
-from .inspection import attention_by_text
+from .inspection import attention_by_text, count_words
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .text import EncodedTexts, LengthBucketBatchSampler, TextDataset, special_token_template
+from .report import AttentionReport
 from .validation import (
     check_bool,
     check_choice,
@@ -209,6 +210,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Epochs trained (all ``fit`` calls, with ``warm_start``).
     best_epoch_ : int
         Epoch with the lowest validation loss (the last epoch without a validation split).
+    word_counts_ : collections.Counter
+        Occurrences of each lower-cased word in the training texts (words as
+        :meth:`token_attention` splits them); :class:`~skafa.AttentionReport` reads the most
+        frequent words from it.
 
     Examples
     --------
@@ -454,10 +459,12 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             )
         if continuing:
             y_encoded = self._known_labels(y)
+            self.word_counts_.update(count_words(self.tokenizer_, X))
         else:
             y_encoded = self._new_labels(y, classes)
             self.device_ = resolve_device(self.device)
             self.tokenizer_ = load_tokenizer(self.backbone)
+            self.word_counts_ = count_words(self.tokenizer_, X)
         train_set, valid_set = self._datasets(X, y_encoded, sample_weight)
         epochs = 1 if partial else self.epochs
         steps = epochs * len(LengthBucketBatchSampler(train_set.lengths, self.batch_size, self.max_batch_tokens))
@@ -473,26 +480,27 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             afa_start = 0 if partial else round(self.afa_warmup * steps)
             self.net_ = self._build_net(schedule, afa_start, self._class_weights(y_encoded), train_split)
 
-        checkpoint = None
+        path = print_ = None
         if self.checkpoint_dir is not None and not partial:
             os.makedirs(self.checkpoint_dir, exist_ok=True)
             path = os.path.join(self.checkpoint_dir, CHECKPOINT_FILE)
-            checkpoint = ResumableCheckpoint(path, fingerprint(self._training_params(), X, y, sample_weight))
+            print_ = fingerprint(self._training_params(), X, y, sample_weight)
+        self.net_.set_params(callbacks__checkpoint__path=path, callbacks__checkpoint__fingerprint=print_)
         with seeded(self.random_state, self.device_):
-            self._train(train_set, epochs, checkpoint, fresh=not continuing)
-        if checkpoint is not None and os.path.exists(checkpoint.path):
-            os.remove(checkpoint.path)  # the fit completed: nothing left to resume
+            self._train(train_set, epochs, fresh=not continuing)
+        if path is not None and os.path.exists(path):
+            os.remove(path)  # the fit completed: nothing left to resume
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.history_)
         self.best_epoch_ = self._best_epoch()
         return self
 
-    def _train(self, train_set, epochs, checkpoint, fresh):
+    def _train(self, train_set, epochs, fresh):
         net = self.net_
         if fresh:
             net.initialize()
-        if checkpoint is not None:
-            net.set_params(callbacks__checkpoint=checkpoint)
+        checkpoint = dict(net.callbacks_)["checkpoint"]
+        if checkpoint.path is not None:
             state = load_checkpoint(checkpoint.path, checkpoint.fingerprint)
             if state is not None:
                 restore_checkpoint(net, state)
@@ -577,7 +585,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             ("schedule", StepSchedule(schedule)),
             ("divergence", DivergenceGuard()),
             ("snapshot", EpochSnapshot()),
-            ("checkpoint", None),
+            ("checkpoint", ResumableCheckpoint()),
         ]
         if self.max_grad_norm is not None:
             callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)))
@@ -696,6 +704,26 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return attention_by_text(self, check_texts(X, allow_empty=self.on_empty_text == "model"))[1]
+
+    def attention_report(self, X, **kwargs):
+        """One row per text: prediction, probabilities, most attended words and attention statistics.
+
+        Shorthand for ``AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)``.
+
+        Parameters
+        ----------
+        X : sequence of str
+        **kwargs
+            Parameters of :class:`~skafa.AttentionReport` (``top_k``, ``faithfulness``,
+            ``lexicon``, ``n_frequent``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns are described in :meth:`AttentionReport.transform`.
+        """
+        check_is_fitted(self)
+        return AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)
 
     # --- saving -----------------------------------------------------------------------------
 

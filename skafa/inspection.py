@@ -1,5 +1,8 @@
 """Where a fitted classifier looks: attention per token, merged back into the words of each text."""
 
+from collections import Counter
+from itertools import repeat
+
 import numpy as np
 import torch
 
@@ -69,3 +72,36 @@ def attention_by_text(clf, texts):
             weights = weights / total
         words.append(merge_word_pieces(text, encoded.offsets[i], encoded.word_ids[i], weights))
     return logits.astype(np.float32), words
+
+
+def count_words(tokenizer, texts):
+    """Occurrences of each lower-cased word in ``texts``, words split as :func:`attention_by_text` splits them.
+
+    Returns
+    -------
+    collections.Counter
+        Word -> count over the whole texts (no truncation).
+    """
+    encoded = tokenizer(
+        list(texts), add_special_tokens=False, return_offsets_mapping=True, return_attention_mask=False, verbose=False
+    )
+    counts = Counter()
+    for i, text in enumerate(texts):
+        words = merge_word_pieces(text, encoded["offset_mapping"][i], encoded.word_ids(i), repeat(0.0))
+        counts.update(word.lower() for word, _ in words)
+    return counts
+
+
+def word_spans(text, words):
+    """Character span ``(start, end)`` in ``text`` of each word of ``words``, a list of ``(word, weight)``.
+
+    The words are slices of the text in text order (as :func:`merge_word_pieces` cuts them) and
+    the text between two words holds no part of any word, so searching each word from the end of
+    the previous one finds its slice.
+    """
+    spans, position = [], 0
+    for word, _ in words:
+        start = text.find(word, position)
+        spans.append((start, start + len(word)))
+        position = start + len(word)
+    return spans

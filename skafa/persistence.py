@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,46 @@ def _restore_params(params, estimator_class):
     return {k: v for k, v in params.items() if k in known}
 
 
+# Fitted attributes the folder holds in files of their own (or, for the history, not at all).
+# The device is the loader's.
+_FITTED_ELSEWHERE = {"classes_", "tokenizer_", "net_", "history_", "device_"}
+
+
+def _encode_fitted(clf):
+    """The other fitted attributes (n_epochs_, word_counts_, ...) as JSON values.
+
+    Numbers and strings are stored as they are, Counters with their type; any other type is an
+    error, so that no fitted attribute is silently lost.
+    """
+    encoded = {}
+    for name, value in vars(clf).items():
+        if not name.endswith("_") or name.startswith("_") or name in _FITTED_ELSEWHERE:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, Counter) and all(isinstance(k, str) for k in value):
+            encoded[name] = {"Counter": dict(value)}
+        elif isinstance(value, (int, float, str, bool)):
+            encoded[name] = value
+        else:
+            raise TypeError(
+                f"The fitted attribute {name} ({type(value).__name__}) cannot be saved in the safe format; "
+                "pickle the classifier instead."
+            )
+    return encoded
+
+
+def _decode_fitted(fitted, where):
+    decoded = {}
+    for name, value in fitted.items():
+        if isinstance(value, dict) and set(value) == {"Counter"} and isinstance(value["Counter"], dict):
+            value = Counter(value["Counter"])
+        if not name.endswith("_") or name in _FITTED_ELSEWHERE or not isinstance(value, (int, float, str, bool, Counter)):
+            raise ModelFileError(f"{where} has an invalid fitted attribute {name!r}.")
+        decoded[name] = value
+    return decoded
+
+
 # --- the safe folder format -----------------------------------------------------------------
 
 
@@ -253,12 +294,7 @@ def save(clf, path, *, overwrite=False):
         "estimator": type(clf).__name__,
         "params": _json_params(clf),
         "classes": encode_labels(clf.classes_),
-        # Fitted numbers such as n_epochs_ and best_epoch_; the device is the loader's.
-        "fitted": {
-            name: value.item() if isinstance(value, np.generic) else value
-            for name, value in vars(clf).items()
-            if name.endswith("_") and name != "device_" and isinstance(value, (int, float, str, bool, np.generic))
-        },
+        "fitted": _encode_fitted(clf),
         "module": {
             "n_classes": module.head.out_features,
             "attention_layer": module.attention_layer,
@@ -376,11 +412,7 @@ def load(path):
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{folder} could not be loaded: {exc.__class__.__name__}: {exc}") from exc
-    fitted = config.get("fitted", {})
-    reserved = {"classes_", "tokenizer_", "device_", "net_", "history_"}
-    odd = [k for k, v in fitted.items() if k in reserved or not k.endswith("_") or not isinstance(v, (int, float, str, bool))]
-    if odd:
-        raise ModelFileError(f"{folder / CONFIG_FILE} has invalid fitted attributes {odd}.")
+    fitted = _decode_fitted(config.get("fitted", {}), folder / CONFIG_FILE)
     if len(classes) != module.head.out_features:
         raise ModelFileError(f"{folder} has {len(classes)} classes but a head with {module.head.out_features} outputs.")
 

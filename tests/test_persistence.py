@@ -155,6 +155,8 @@ def test_saved_folder_round_trip_predicts_identically(fitted, saved, toy_data):
         assert [w for w, _ in got] == [w for w, _ in expected]
         np.testing.assert_allclose([a for _, a in got], [a for _, a in expected], atol=1e-6)
     assert (loaded.n_epochs_, loaded.best_epoch_) == (fitted.n_epochs_, fitted.best_epoch_)
+    assert loaded.word_counts_ == fitted.word_counts_ and type(loaded.word_counts_) is type(fitted.word_counts_)
+    assert loaded.attention_report(X[:3]).equals(fitted.attention_report(X[:3]))
     # The safe format, too, carries no training state.
     assert loaded.net_.optimizer_ is None and not hasattr(loaded, "history_")
 

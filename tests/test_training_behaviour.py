@@ -1,0 +1,209 @@
+"""Training behaviour users rely on: weights, early stopping, continuing, guards, resuming."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from skafa import AFASentimentClassifier
+from skafa.callbacks import TrainingDiverged
+from skafa.text import LengthBucketBatchSampler
+
+from .conftest import fake_focus_data
+
+
+def imbalanced(n=120, minority=0.15, seed=0):
+    X, y = fake_focus_data(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    keep = (y == "neg") | (rng.random(n) < minority)
+    return [x for x, k in zip(X, keep) if k], y[keep]
+
+
+@pytest.mark.parametrize("how", ["class_weight", "sample_weight"])
+def test_weighting_the_minority_class_predicts_it_more_often(fast_params, how):
+    X, y = imbalanced()
+    X_test, _ = fake_focus_data(200, seed=5)
+    base = AFASentimentClassifier(**fast_params).fit(X, y)
+    if how == "class_weight":
+        weighted = AFASentimentClassifier(**{**fast_params, "class_weight": "balanced"}).fit(X, y)
+    else:
+        weights = np.where(y == "pos", (y == "neg").sum() / (y == "pos").sum(), 1.0)
+        weighted = AFASentimentClassifier(**fast_params).fit(X, y, sample_weight=weights)
+    p_base = base.predict_proba(X_test)[:, list(base.classes_).index("pos")].mean()
+    p_weighted = weighted.predict_proba(X_test)[:, list(weighted.classes_).index("pos")].mean()
+    assert p_weighted > p_base + 0.05
+
+
+def test_early_stopping_reports_and_restores_the_best_epoch(fast_params, toy_data):
+    X, y = toy_data
+    clf = AFASentimentClassifier(**{**fast_params, "epochs": 6, "early_stopping": True, "n_iter_no_change": 1})
+    clf.fit(X, y)
+    losses = clf.history_[:, "valid_loss"]
+    assert clf.n_epochs_ == len(losses) <= 6
+    assert clf.best_epoch_ == int(np.argmin(losses)) + 1
+    if clf.n_epochs_ < 6:
+        assert clf.n_epochs_ == clf.best_epoch_ + 1
+    assert "valid_acc" in clf.history_[-1]
+
+
+def test_warm_start_continues_training_and_refuses_new_labels(fast_params, toy_data):
+    X, y = toy_data
+    clf = AFASentimentClassifier(**{**fast_params, "warm_start": True}).fit(X, y)
+    first = clf.predict_proba(X)
+    clf.fit(X, y)
+    assert clf.n_epochs_ == 2 and clf.net_.steps_ == 2 * 6
+    assert not np.allclose(clf.predict_proba(X), first)
+    with pytest.raises(ValueError, match=r"labels the model was not built for: \['meh'\]"):
+        clf.fit(X[:3], ["pos", "neg", "meh"])
+
+
+def test_partial_fit_builds_once_then_continues(fast_params, toy_data):
+    X, y = toy_data
+    clf = AFASentimentClassifier(**fast_params)
+    clf.partial_fit(X[:48], y[:48], classes=["neg", "pos", "meh"])
+    assert list(clf.classes_) == ["meh", "neg", "pos"]
+    clf.partial_fit(X[48:], y[48:])
+    assert clf.n_epochs_ == 2
+    with pytest.raises(ValueError, match="not built for"):
+        clf.partial_fit(X[:2], ["pos", "great"])
+
+
+class Sabotage(Callback):
+    """Turn a weight into NaN (divergence) or raise Ctrl-C in a given epoch and batch."""
+
+    def __init__(self, epoch, batch, action):
+        self.epoch, self.batch, self.action = epoch, batch, action
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen_ = 0
+        self.states_ = []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.states_.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if not training:
+            return
+        self.seen_ += 1
+        if len(net.history) == self.epoch and self.seen_ == self.batch:
+            if self.action == "interrupt":
+                raise KeyboardInterrupt
+            with torch.no_grad():
+                net.module_.head.weight.fill_(float("nan"))
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_epoch(fast_params, toy_data):
+    X, y = toy_data
+    sabotage = Sabotage(epoch=2, batch=9, action="nan")
+    clf = AFASentimentClassifier(**{**fast_params, "epochs": 3, "callbacks": [sabotage]})
+    with pytest.raises(TrainingDiverged, match="Training diverged in epoch 2"):
+        clf.fit(X, y)
+    assert len(clf.net_.history) == 1
+    state = clf.net_.module_.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in sabotage.states_[0].items())
+
+
+def test_ctrl_c_leaves_the_model_of_the_last_completed_epoch(fast_params, toy_data):
+    X, y = toy_data
+    sabotage = Sabotage(epoch=2, batch=10, action="interrupt")
+    clf = AFASentimentClassifier(**{**fast_params, "epochs": 3, "callbacks": [sabotage]})
+    with pytest.warns(UserWarning, match="interrupted; the model is the one at the end of epoch 1"):
+        clf.fit(X, y)
+    assert clf.n_epochs_ == 1
+    state = clf.net_.module_.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in sabotage.states_[0].items())
+    assert np.all(np.isfinite(clf.predict_proba(X)))
+
+
+class Crash(Callback):
+    def __init__(self, after_epoch):
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.after_epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_checkpoint_resume_gives_the_same_model_as_an_uninterrupted_fit(fast_params, toy_data, tmp_path):
+    X, y = toy_data
+    params = {**fast_params, "epochs": 3, "validation_fraction": 0.25}
+    expected = AFASentimentClassifier(**params).fit(X, y).predict_proba(X)
+
+    crashing = AFASentimentClassifier(**{**params, "checkpoint_dir": str(tmp_path), "callbacks": [Crash(2)]})
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crashing.fit(X, y)
+    assert (tmp_path / "skafa-checkpoint.pt").exists()
+
+    resumed = AFASentimentClassifier(**{**params, "checkpoint_dir": str(tmp_path)}).fit(X, y)
+    np.testing.assert_allclose(resumed.predict_proba(X), expected, atol=1e-6)
+    assert resumed.n_epochs_ == 3
+    assert not (tmp_path / "skafa-checkpoint.pt").exists()
+
+
+def test_checkpoint_of_other_data_is_not_resumed(fast_params, toy_data, tmp_path):
+    X, y = toy_data
+    crashing = AFASentimentClassifier(**{**fast_params, "epochs": 2, "checkpoint_dir": str(tmp_path), "callbacks": [Crash(1)]})
+    with pytest.raises(RuntimeError):
+        crashing.fit(X, y)
+    other = AFASentimentClassifier(**{**fast_params, "epochs": 2, "checkpoint_dir": str(tmp_path)}).fit(X[:60], y[:60])
+    assert other.n_epochs_ == 2
+
+
+def test_batches_are_bounded_by_tokens_as_well_as_rows():
+    lengths = np.array([5, 80, 7, 120, 64, 9, 10, 128, 6, 100])
+    sampler = LengthBucketBatchSampler(lengths, batch_size=4, max_tokens=200)
+    torch.manual_seed(0)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    for batch in batches:
+        assert len(batch) <= 4
+        assert len(batch) == 1 or max(lengths[batch]) * len(batch) <= 200
+    assert len(sampler) == len(batches)
+
+
+def test_token_bounded_prediction_matches_unbounded(fast_params, toy_data):
+    X, y = toy_data
+    clf = AFASentimentClassifier(**fast_params).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.set_params(max_batch_tokens=40)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, atol=1e-5)
+
+
+def test_long_texts_head_tail_and_windows(fast_params):
+    filler = " ".join(["the movie"] * 40)
+    X = [f"riveting {filler} lackluster", f"lackluster {filler} riveting"] * 8
+    y = ["a", "b"] * 8
+    params = {**fast_params, "max_length": 32}
+    clf = AFASentimentClassifier(**{**params, "truncation": "head_tail"}).fit(X, y)
+    words = [w for w, _ in clf.token_attention(X[:1])[0]]
+    assert words[0] == "riveting" and words[-1] == "lackluster" and len(words) < 82
+
+    windowed = AFASentimentClassifier(**{**params, "long_text": "window", "window_stride": 10}).fit(X, y)
+    encoded = windowed._encode(X[:1])
+    assert len(encoded) > 1 and all(len(ids) <= 32 for ids in encoded.input_ids)
+    manual = windowed.net_.forward(
+        __import__("skafa.text", fromlist=["TextDataset"]).TextDataset(encoded), training=False
+    ).mean(dim=0)
+    np.testing.assert_allclose(windowed.decision_function(X[:1])[0], float(manual[1] - manual[0]), atol=1e-5)
+    words = windowed.token_attention(X[:1])[0]
+    assert len(words) == 82 and sum(w for _, w in words) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_empty_texts_policy(fast_params, toy_data):
+    X, y = toy_data
+    with pytest.raises(ValueError, match="on_empty_text='model'"):
+        AFASentimentClassifier(**fast_params).fit(X[:-1] + [""], y)
+    clf = AFASentimentClassifier(**{**fast_params, "on_empty_text": "model"}).fit(X[:-1] + [" "], y)
+    proba = clf.predict_proba(["", "   ", X[0]])
+    assert proba.shape == (3, 2) and np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba[0], proba[1], atol=1e-6)
+    assert clf.token_attention([""]) == [[]]
+
+
+def test_fit_does_not_warn_about_long_sequences(fast_params):
+    X = [" ".join(["word"] * 2000), "short text"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AFASentimentClassifier(**fast_params).fit(X, [0, 1]).predict(X)
