@@ -206,6 +206,13 @@ def test_labels_json_cannot_hold_are_refused(fitted, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_a_fitted_attribute_json_cannot_hold_is_refused_not_dropped(fitted, tmp_path):
+    clf = copy.copy(fitted)
+    clf.calibration_ = object()
+    with pytest.raises(TypeError, match="fitted attribute calibration_"):
+        clf.save(tmp_path / "m")
+
+
 def test_class_weight_dict_round_trips(fast_params, toy_data, tmp_path):
     X, y = toy_data
     clf = AFASentimentClassifier(**fast_params, afa=False, class_weight={"neg": 2.0, "pos": 1.0}).fit(X, y)
