@@ -131,6 +131,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     mask_policy : {"attention", "random"}, default="attention"
         "random" masks uniformly at the same rate: an ablation in which no gradient reaches
         attention.
+    token_dropout : float, default=0.0
+        Probability of hiding each content word piece of a training text, drawn afresh every
+        step, in the way ``mask_mode`` hides masked tokens. With ``afa=False`` this is the plain
+        token-dropout augmentation AFA is benchmarked against; 0 disables it.
     reward : {"discriminator", "kl"}, default="discriminator"
         "kl" replaces the discriminator by the fixed reward -KL(p(x) || p(masked x)) (ablation).
     discriminator_features : {"proba", "hidden", "both"}, default="proba"
@@ -247,6 +251,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         attention_layer=-1,
         mask_mode="token",
         mask_policy="attention",
+        token_dropout=0.0,
         reward="discriminator",
         discriminator_features="proba",
         discriminator_hidden=128,
@@ -289,6 +294,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         self.attention_layer = attention_layer
         self.mask_mode = mask_mode
         self.mask_policy = mask_policy
+        self.token_dropout = token_dropout
         self.reward = reward
         self.discriminator_features = discriminator_features
         self.discriminator_hidden = discriminator_hidden
@@ -359,6 +365,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         check_number("attention_layer", self.attention_layer, integer=True)
         check_choice("mask_mode", self.mask_mode, ("token", "drop"))
         check_choice("mask_policy", self.mask_policy, ("attention", "random"))
+        check_number("token_dropout", self.token_dropout, low=0, high=1, high_inclusive=False)
         check_choice("reward", self.reward, ("discriminator", "kl"))
         check_choice("discriminator_features", self.discriminator_features, ("proba", "hidden", "both"))
         check_number("discriminator_hidden", self.discriminator_hidden, low=1, integer=True)
@@ -565,6 +572,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         return int(np.argmin(self.history_[:, "valid_loss"])) + 1
 
     def _build_net(self, schedule, afa_start, class_weight, train_split):
+        mask_token_id = self.tokenizer_.mask_token_id if self.mask_mode == "token" else None
         afa_config = None
         if self.afa:
             afa_config = AFAConfig(
@@ -573,7 +581,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
                 temperature=self.mask_temperature,
                 n_samples=self.n_mask_samples,
                 start_step=afa_start,
-                mask_token_id=self.tokenizer_.mask_token_id if self.mask_mode == "token" else None,
+                mask_token_id=mask_token_id,
                 features=self.discriminator_features,
                 policy=self.mask_policy,
                 reward=self.reward,
@@ -613,6 +621,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             pad_token_id=self.tokenizer_.pad_token_id,
             max_batch_tokens=self.max_batch_tokens,
             autocast_dtype=torch.bfloat16 if self.mixed_precision and self.device_.startswith("cuda") else None,
+            token_dropout=self.token_dropout,
+            mask_token_id=mask_token_id,
             discriminator__hidden=self.discriminator_hidden,
             discriminator_optimizer__lr=self.discriminator_lr,
             device=self.device_,

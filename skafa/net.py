@@ -110,7 +110,9 @@ class AFANet(NeuralNet):
 
     Besides the usual skorch parameters it takes ``afa_config`` (an :class:`AFAConfig`, or None
     for plain fine-tuning), ``pad_token_id``, ``max_batch_tokens`` (cap on padded tokens per
-    batch), ``autocast_dtype`` (mixed precision on CUDA), and skorch-routed ``discriminator__*`` /
+    batch), ``autocast_dtype`` (mixed precision on CUDA), ``token_dropout`` (probability of hiding
+    each content token of a training batch, with ``mask_token_id`` or, when that is None, by
+    removing it from the attention mask), and skorch-routed ``discriminator__*`` /
     ``discriminator_optimizer__*`` parameters for the discriminator and its optimizer, which
     are registered as skorch modules so they move devices and pickle with the net.
     """
@@ -133,6 +135,8 @@ class AFANet(NeuralNet):
         pad_token_id=0,
         max_batch_tokens=None,
         autocast_dtype=None,
+        token_dropout=0.0,
+        mask_token_id=None,
         discriminator=Discriminator,
         discriminator_optimizer=torch.optim.Adam,
         **kwargs,
@@ -142,6 +146,8 @@ class AFANet(NeuralNet):
         self.pad_token_id = pad_token_id
         self.max_batch_tokens = max_batch_tokens
         self.autocast_dtype = autocast_dtype
+        self.token_dropout = token_dropout
+        self.mask_token_id = mask_token_id
         self.discriminator = discriminator
         self.discriminator_optimizer = discriminator_optimizer
 
@@ -215,7 +221,7 @@ class AFANet(NeuralNet):
         # skorch's default steps every registered optimizer with the closure; the discriminator
         # has already been stepped inside train_step_single, so only the classifier steps here.
         self.optimizer_.zero_grad()
-        step = self.train_step_single(batch, **fit_params)
+        step = self.train_step_single(self.drop_tokens(batch), **fit_params)
         self.notify(
             "on_grad_computed",
             named_parameters=TeeGenerator(self.module_.named_parameters()),
@@ -225,6 +231,22 @@ class AFANet(NeuralNet):
         self.optimizer_.step()
         self.steps_ += 1
         return step
+
+    def drop_tokens(self, batch):
+        """Token dropout: hide each content token independently with probability ``token_dropout``.
+
+        Without AFA this is the cheap augmentation AFA is benchmarked against: the same kind of
+        masks, drawn uniformly instead of from attention, with cross-entropy alone. With AFA, the
+        AFA step sees the dropped-out batch. Special tokens and padding are never hidden; training
+        batches only.
+        """
+        if not self.token_dropout:
+            return batch
+        Xi, yi = batch
+        content = Xi["content_mask"]
+        hidden = (torch.rand(content.shape, device=content.device) < self.token_dropout) & content
+        ids, att = apply_masks(Xi["input_ids"], Xi["attention_mask"], hidden.unsqueeze(1), self.mask_token_id)
+        return {**Xi, "input_ids": ids, "attention_mask": att}, yi
 
     def train_step_single(self, batch, **fit_params):
         if self.afa_config is None:
