@@ -1,6 +1,7 @@
 """The scikit-learn facade: parameters, validation and labels around an :class:`~skafa.net.AFANet`."""
 
 import contextlib
+import copy
 import os
 import warnings
 
@@ -14,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
+from . import persistence
 from .backbone import DEFAULT_BACKBONE, TextClassifier, load_tokenizer
 from .callbacks import (
     DivergenceGuard,
@@ -186,6 +188,11 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     random_state : int or None, default=None
         Seed for weight initialisation, batching, dropout and mask sampling; fits on CPU with the
         same seed give identical models.
+    keep_training_state : bool, default=False
+        What a pickle of the fitted classifier holds. False keeps only what prediction needs (the
+        classifier module, tokenizer, labels and parameters), so artifacts for scoring are small;
+        True also keeps the optimizers, the discriminator, the callbacks and the training
+        history, so that ``warm_start`` or ``partial_fit`` can go on training after unpickling.
     verbose : int, default=1
         0 is silent; 1 shows a progress bar and a per-epoch table (loss, AFA reward,
         discriminator accuracy, validation scores).
@@ -201,7 +208,8 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
     device_ : str
         The device training ran on.
     history_ : skorch.History
-        Per-epoch training log.
+        Per-epoch training log (not kept by a pickle unless ``keep_training_state=True``, nor
+        by :meth:`save`).
     n_epochs_ : int
         Epochs trained (all ``fit`` calls, with ``warm_start``).
     best_epoch_ : int
@@ -263,6 +271,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         callbacks=None,
         device="auto",
         random_state=None,
+        keep_training_state=False,
         verbose=1,
     ):
         self.backbone = backbone
@@ -305,6 +314,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
+        self.keep_training_state = keep_training_state
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -313,6 +323,24 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+    def __getstate__(self):
+        return persistence.pickle_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(persistence.unpickle_state(self, state))
+
+    # copy and deepcopy keep everything; only pickling trims the state for prediction.
+    def __copy__(self):
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
+    def __deepcopy__(self, memo):
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
 
     # --- validation -------------------------------------------------------------------------
 
@@ -361,6 +389,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
             check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
         if self.random_state is not None:
             check_number("random_state", self.random_state, low=0, integer=True)
+        check_bool("keep_training_state", self.keep_training_state)
         check_number("verbose", self.verbose, low=0, integer=True)
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}.")
@@ -429,6 +458,12 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         y = check_labels(y, len(X))
         sample_weight = check_sample_weight(sample_weight, len(X))
         continuing = (partial or self.warm_start) and hasattr(self, "net_")
+        if continuing and persistence.is_prediction_only(self.net_):
+            raise ValueError(
+                "This classifier holds only what prediction needs (it was pickled with "
+                "keep_training_state=False or loaded from a save() folder), so it cannot continue "
+                "training. Fit it anew, or pickle it with keep_training_state=True to train on later."
+            )
         if continuing:
             y_encoded = self._known_labels(y)
             self.word_counts_.update(count_words(self.tokenizer_, X))
@@ -705,3 +740,26 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return AttentionReport(self, prefit=True, **kwargs).fit(X).transform(X)
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def save(self, path, *, overwrite=False):
+        """Save to a folder in the safe format (JSON, safetensors and tokenizer files; no pickle).
+
+        Load it with :func:`skafa.load`, which runs no code from the folder. Training state and
+        callbacks are not saved.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder to create.
+        overwrite : bool, default=False
+            Replace an existing skafa model folder at ``path``.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+        """
+        check_is_fitted(self)
+        return persistence.save(self, path, overwrite=overwrite)

@@ -117,6 +117,11 @@ class AFANet(NeuralNet):
     are registered as skorch modules so they move devices and pickle with the net.
     """
 
+    # Unpickling maps these attributes' tensors to the CPU when no GPU is visible; callbacks may
+    # hold tensors (EarlyStopping's best weights, for one). The discriminator and its optimizer are
+    # added by skorch itself when initialize_module/initialize_optimizer set them.
+    cuda_dependent_attributes_ = NeuralNet.cuda_dependent_attributes_ + ["callbacks"]
+
     def __init__(
         self,
         module,
@@ -192,7 +197,8 @@ class AFANet(NeuralNet):
     # --- steps ----------------------------------------------------------------------------
 
     def _autocast(self):
-        if self.autocast_dtype is None:
+        # Mixed precision is for CUDA only; a net trained on a GPU may be unpickled on a CPU.
+        if self.autocast_dtype is None or torch.device(self.device).type != "cuda":
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
 

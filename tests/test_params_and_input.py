@@ -37,6 +37,7 @@ BAD_PARAMS = [
     ("max_grad_norm", 0.0, "max_grad_norm must satisfy"),
     ("device", "tpu:7", "device must be"),
     ("random_state", -1, "random_state must satisfy"),
+    ("keep_training_state", "yes", "keep_training_state must be True or False"),
     ("verbose", -1, "verbose must satisfy"),
 ]
 
