@@ -67,8 +67,10 @@ def multiclass(args):
     }
     rows = []
     for name, (train, test) in specs.items():
-        if args.quick:
-            train, test = train.sample(min(len(train), 200), random_state=0), test.head(100)
+        if args.multiclass_train:
+            train = train.sample(min(len(train), args.multiclass_train), random_state=0)
+        if args.multiclass_test:
+            test = test.sample(min(len(test), args.multiclass_test), random_state=0)
         for afa in (False, True):
             clf = AFASentimentClassifier(epochs=args.epochs, afa=afa, device=args.device, random_state=0, verbose=0)
             clf.fit(train.text, train.label.astype(str))
@@ -80,7 +82,7 @@ def multiclass(args):
                 "macro_f1": f1_score(test.label.astype(str), pred, average="macro"),
             })
             print(rows[-1], flush=True)
-    return pd.DataFrame(rows), {}
+    return pd.DataFrame(rows), {"multiclass_train": args.multiclass_train, "multiclass_test": args.multiclass_test}
 
 
 def main():
@@ -93,11 +95,14 @@ def main():
     parser.add_argument("--imdb-test", type=int, default=2000)
     parser.add_argument("--imdb-max-length", type=int, default=256)
     parser.add_argument("--tweet-test", type=int, default=4000)
+    parser.add_argument("--multiclass-train", type=int, default=None, help="random training subset per dataset")
+    parser.add_argument("--multiclass-test", type=int, default=None, help="random test subset per dataset")
     parser.add_argument("--only", choices=["long", "multiclass"], default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     args = parser.parse_args()
     if args.quick:
         args.imdb_train, args.imdb_test, args.imdb_max_length, args.epochs, args.tweet_test = 64, 32, 64, 1, 100
+        args.multiclass_train, args.multiclass_test = 200, 100
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {
