@@ -61,6 +61,17 @@ def toy_data():
     return fake_focus_data(96, seed=0)
 
 
+@pytest.fixture(scope="session")
+def plain_clf(tiny_bert, toy_data):
+    """A plain fine-tuned classifier on the toy data, shared by tests that only score with it."""
+    from skafa import AFASentimentClassifier
+
+    X, y = toy_data
+    return AFASentimentClassifier(
+        backbone=tiny_bert, epochs=1, lr=1e-3, afa=False, device="cpu", random_state=0, verbose=0
+    ).fit(X, y)
+
+
 @pytest.fixture
 def fast_params(tiny_bert):
     """Parameters of a classifier that fits the toy data in about a second."""

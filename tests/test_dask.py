@@ -14,11 +14,8 @@ from skafa.scoring import EmptyTextError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def clf(tiny_bert, toy_data):
-    X, y = toy_data
-    return AFASentimentClassifier(
-        backbone=tiny_bert, epochs=1, lr=1e-3, afa=False, device="cpu", random_state=0, verbose=0
-    ).fit(X, y)
+def clf(plain_clf):
+    return plain_clf
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 
-from skafa import AFASentimentClassifier
 from skafa.cli import main
 from skafa import predict_file
 from skafa.scoring import EmptyTextError, scoring_copy
@@ -20,11 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def clf(tiny_bert, toy_data):
-    X, y = toy_data
-    return AFASentimentClassifier(
-        backbone=tiny_bert, epochs=1, lr=1e-3, afa=False, device="cpu", random_state=0, verbose=0
-    ).fit(X, y)
+def clf(plain_clf):
+    return plain_clf
 
 
 @pytest.fixture(scope="module")
