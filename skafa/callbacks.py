@@ -76,7 +76,14 @@ class EpochSnapshot(Callback):
 
     ``restore(net)`` puts it back; the estimator calls it when training diverged or was
     interrupted (Ctrl-C) mid-epoch, so the model left behind is the last complete one.
+    ``release()`` drops the copy once the fit is over: kept, it would double the model's memory
+    and its pickle with ``keep_training_state=True``.
     """
+
+    def initialize(self):
+        self.state_ = None
+        self.in_epoch_ = False
+        return self
 
     def on_train_begin(self, net, **kwargs):
         self._save(net)
@@ -97,6 +104,10 @@ class EpochSnapshot(Callback):
         """Reload the last completed epoch's weights and drop the unfinished epoch's history."""
         net.module_.load_state_dict(self.state_)
         del net.history[self.n_epochs_ :]
+
+    def release(self):
+        self.state_ = None
+        self.in_epoch_ = False
 
 
 class ResumableCheckpoint(Callback):

@@ -522,13 +522,16 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         except TrainingDiverged:
             snapshot.restore(net)
             raise
-        if snapshot.in_epoch_:
-            snapshot.restore(net)
-            warnings.warn(
-                f"Training was interrupted; the model is the one at the end of epoch {len(net.history)}.",
-                UserWarning,
-                stacklevel=3,
-            )
+        else:
+            if snapshot.in_epoch_:
+                snapshot.restore(net)
+                warnings.warn(
+                    f"Training was interrupted; the model is the one at the end of epoch {len(net.history)}.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        finally:
+            snapshot.release()
 
     def _new_labels(self, y, classes):
         encoder = LabelEncoder().fit(y if classes is None else np.concatenate([np.asarray(classes), y]))

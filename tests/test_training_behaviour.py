@@ -117,6 +117,11 @@ def test_ctrl_c_leaves_the_model_of_the_last_completed_epoch(fast_params, toy_da
     assert np.all(np.isfinite(clf.predict_proba(X)))
 
 
+def test_the_epoch_snapshot_is_released_after_fit(fast_params, toy_data):
+    clf = AFASentimentClassifier(**{**fast_params, "epochs": 1}).fit(*toy_data)
+    assert dict(clf.net_.callbacks_)["snapshot"].state_ is None
+
+
 class Crash(Callback):
     def __init__(self, after_epoch):
         self.after_epoch = after_epoch
