@@ -115,8 +115,10 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         Train with the AFA objective; False gives plain fine-tuning (the baseline).
     mask_ratio : float, default=0.15
         Expected fraction of content tokens masked per sampled mask (rho).
-    afa_weight : float, default=1.0
-        Weight lambda of the policy-gradient term in the classifier's loss.
+    afa_weight : float, default=0.3
+        Weight lambda of the policy-gradient term in the classifier's loss. The method
+        description's 1.0 lost to 0.3 in all six seed-level pairings of the validation search
+        (SST-2 and MR; see the accuracy benchmark page of the documentation).
     mask_temperature : float, default=1.0
         Temperature tau of the masking policy; higher is closer to uniform masking.
     n_mask_samples : int, default=2
@@ -245,7 +247,7 @@ class AFASentimentClassifier(ClassifierMixin, BaseEstimator):
         warmup_ratio=0.1,
         afa=True,
         mask_ratio=0.15,
-        afa_weight=1.0,
+        afa_weight=0.3,
         mask_temperature=1.0,
         n_mask_samples=2,
         afa_warmup=0.1,

@@ -71,7 +71,7 @@ class AFAConfig:
     """
 
     mask_ratio: float = 0.15
-    weight: float = 1.0
+    weight: float = 0.3
     temperature: float = 1.0
     n_samples: int = 2
     start_step: int = 0

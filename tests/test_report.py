@@ -182,9 +182,9 @@ def test_sklearn_data_independent_check(check):
 
 def test_grid_search_clones_the_report_step(params, toy_data):
     X, y = toy_data
-    report = AttentionReport(AFASentimentClassifier(**params), top_k=1)
+    report = AttentionReport(AFASentimentClassifier(**params, afa_weight=0.7), top_k=1)
     deep = report.get_params(deep=True)
-    assert deep["estimator__afa_weight"] == 1.0 and deep["top_k"] == 1
+    assert deep["estimator__afa_weight"] == 0.7 and deep["top_k"] == 1
     cloned = clone(report)
     assert cloned is not report and cloned.estimator is not report.estimator
     assert cloned.get_params()["estimator__lr"] == params["lr"]
