@@ -81,8 +81,7 @@ class EpochSnapshot(Callback):
     """
 
     def initialize(self):
-        self.state_ = None
-        self.in_epoch_ = False
+        self.release()
         return self
 
     def on_train_begin(self, net, **kwargs):
