@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from skafa import AFASentimentClassifier
+from skafa.scoring import LABEL_COLUMN, PROBA_PREFIX, has_text
 
 
 def parse_args(argv=None):
@@ -61,7 +62,7 @@ def main(argv=None):
         to_score = out / f"first_{args.rows}_rows.csv"
         pd.read_csv(args.score, nrows=args.rows, keep_default_na=False).to_csv(to_score, index=False)
     texts = pd.read_csv(to_score, keep_default_na=False)[args.text_column]
-    expected = clf.predict_proba(texts[texts.str.strip() != ""])
+    expected = clf.predict_proba(texts[has_text(texts)])
 
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     for model in (out / "model", out / "model.joblib"):
@@ -73,8 +74,8 @@ def main(argv=None):
         scored = pd.read_csv(scored_path, keep_default_na=False)
         if scored["row"].tolist() != list(range(len(texts))):
             raise SystemExit(f"{scored_path}: rows missing or out of order")
-        predicted = scored[scored["predicted_label"].astype(str) != ""]
-        proba = predicted[[f"proba_{c}" for c in clf.classes_]].to_numpy(float)
+        predicted = scored[scored[LABEL_COLUMN].astype(str) != ""]
+        proba = predicted[[f"{PROBA_PREFIX}{c}" for c in clf.classes_]].to_numpy(float)
         gap = float(np.abs(proba - expected).max())
         print(f"{model.name}: {len(texts)} rows in, {len(scored)} out, {len(predicted)} predicted, "
               f"{len(scored) - len(predicted)} without text; max |proba - in-process proba| = {gap:.1e}")
