@@ -44,7 +44,7 @@ from sklearn.model_selection import train_test_split
 from accuracy_report import git_commit, write_report
 from skafa import AFASentimentClassifier
 from skafa.backbone import DEFAULT_BACKBONE
-from skafa.estimator import resolve_device
+from skafa.training import resolve_device
 from skafa.inspection import attention_by_text
 
 HERE = Path(__file__).resolve().parent
@@ -77,8 +77,8 @@ DATASETS = {
 METHODS = {
     "plain": {"afa": False},
     "afa": {},
-    "afa_random": {"mask_policy": "random"},
-    "afa_kl": {"reward": "kl"},
+    "afa_random": {"afa__policy": "random"},
+    "afa_kl": {"afa__reward": "kl"},
     "token_dropout": {"afa": False},
 }
 
@@ -145,12 +145,12 @@ def build_cells(args):
     """All fits of the run, seed-major so that a run cut short still has whole seeds."""
     common = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "backbone": args.backbone}
     common.update(parse_assignments(args.param))
-    known = AFASentimentClassifier().get_params()
     methods = {spec: method_params(spec, common) for spec in args.methods}
     for spec, params in methods.items():
-        unknown = set(params) - set(known)
-        if unknown:
-            raise SystemExit(f"method {spec!r}: unknown estimator parameters {sorted(unknown)}")
+        try:
+            AFASentimentClassifier().set_params(**params)
+        except ValueError as exc:
+            raise SystemExit(f"method {spec!r}: {exc}") from None
     n_train = per_dataset(args.n_train, args.datasets, "n_train")
     n_test = per_dataset(args.n_test, args.datasets, "n_test")
     cells = []
@@ -274,7 +274,7 @@ def run_cell(cell, data_root, device, deadline=None):
     pool, evaluation, frequent = evaluation_split(data_root, cell["dataset"], cell["split"], cell["n_test"])
     train = stratified_subset(pool, cell["n_train"], seed=cell["seed"])
     device = resolve_device(device)
-    clf = AFASentimentClassifier(**cell["params"], device=device, random_state=cell["seed"], verbose=0)
+    clf = AFASentimentClassifier(device=device, random_state=cell["seed"], verbose=0).set_params(**cell["params"])
     rss_reset = reset_peak_memory(device)
     start, cpu_start = time.perf_counter(), cpu_seconds()
     clf.fit(train.text.tolist(), train.label.to_numpy())

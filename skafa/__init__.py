@@ -1,13 +1,16 @@
 """skafa: scikit-learn transformer text classifiers trained with Adversarial Feedback for Attention."""
 
+from ._version import __version__
 from .estimator import AFASentimentClassifier
-from .persistence import ModelFileError, VersionMismatchWarning, load
+from .params import AFAOptions
+from .persistence import load
+from .pickling import VersionMismatchWarning
 from .report import AttentionReport
+from .safe_format import ModelFileError
 from .scoring import predict_file
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "AFAOptions",
     "AFASentimentClassifier",
     "AttentionReport",
     "ModelFileError",

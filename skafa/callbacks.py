@@ -1,12 +1,16 @@
-"""Training safeguards as small skorch callbacks: divergence, interruption, crash recovery."""
+"""Training as small skorch callbacks that own their state: schedule, divergence, interruption, crash recovery."""
 
 import copy
+import hashlib
 import os
+import warnings
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback
 from skorch.history import History
+
+from .atomic import atomic_path
 
 
 class LinearWarmupDecay:
@@ -58,26 +62,14 @@ class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-class DivergenceGuard(Callback):
-    """Stop training with :class:`TrainingDiverged` as soon as a batch loss is not finite."""
-
-    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if training and loss is not None and not torch.isfinite(torch.as_tensor(loss)).all():
-            epoch = len(net.history)
-            raise TrainingDiverged(
-                f"Training diverged in epoch {epoch}: the loss became {float(torch.as_tensor(loss).detach())}. "
-                "Lower `lr` or `afa_weight`, or check the inputs; the model was restored to the end "
-                "of the last completed epoch."
-            )
-
-
 class EpochSnapshot(Callback):
-    """Keep a CPU copy of the classifier as of the last completed epoch.
+    """Keep a CPU copy of the classifier as of the last completed epoch, and fall back to it.
 
-    ``restore(net)`` puts it back; the estimator calls it when training diverged or was
-    interrupted (Ctrl-C) mid-epoch, so the model left behind is the last complete one.
-    ``release()`` drops the copy once the fit is over: kept, it would double the model's memory
-    and its pickle with ``keep_training_state=True``.
+    When a batch loss is not finite, the copy is put back and :class:`TrainingDiverged` is
+    raised; when training is interrupted mid-epoch (Ctrl-C, which skorch turns into the end of
+    training), the copy is put back with a warning. Either way the model left behind is the last
+    complete one, and its history ends there. The copy is dropped when training ends: kept, it
+    would double the model's memory and its pickle with ``keep_training_state=True``.
     """
 
     def initialize(self):
@@ -86,23 +78,43 @@ class EpochSnapshot(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self._save(net)
-        self.in_epoch_ = False
 
     def on_epoch_begin(self, net, **kwargs):
         self.in_epoch_ = True
 
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if training and loss is not None and not torch.isfinite(torch.as_tensor(loss)).all():
+            epoch = len(net.history)
+            self.restore(net)
+            raise TrainingDiverged(
+                f"Training diverged in epoch {epoch}: the loss became {float(torch.as_tensor(loss).detach())}. "
+                "Lower `lr` or `afa_weight`, or check the inputs; the model was restored to the end "
+                "of the last completed epoch."
+            )
+
     def on_epoch_end(self, net, **kwargs):
         self._save(net)
-        self.in_epoch_ = False
+
+    def on_train_end(self, net, **kwargs):
+        if self.in_epoch_:
+            self.restore(net)
+            warnings.warn(
+                f"Training was interrupted; the model is the one at the end of epoch {len(net.history)}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.release()
 
     def _save(self, net):
         self.state_ = {k: v.detach().to("cpu", copy=True) for k, v in net.module_.state_dict().items()}
         self.n_epochs_ = len(net.history)
+        self.in_epoch_ = False
 
     def restore(self, net):
-        """Reload the last completed epoch's weights and drop the unfinished epoch's history."""
+        """Reload the last completed epoch's weights, drop the unfinished epoch's history, release the copy."""
         net.module_.load_state_dict(self.state_)
         del net.history[self.n_epochs_ :]
+        self.release()
 
     def release(self):
         self.state_ = None
@@ -110,23 +122,40 @@ class EpochSnapshot(Callback):
 
 
 class ResumableCheckpoint(Callback):
-    """Save everything needed to continue training exactly after each epoch.
+    """Save everything needed to continue training exactly after each epoch, and resume from it.
 
     The file holds the classifier, discriminator and optimizer states, the history, the step
     counter (which sets the learning rate and the AFA warm-up) and reward baseline, and the random
-    generator states, so a fit resumed from it ends with the same model as an uninterrupted one.
+    generator states. When training begins and the file exists with the same ``fingerprint``,
+    the net is put back in that state and ``net.resumed_epochs_`` says how many of this fit's
+    epochs it already holds, so a fit resumed from it ends with the same model as an
+    uninterrupted one (skorch's ``LoadInitState`` pattern). A file with another fingerprint is
+    left alone and training starts afresh.
 
     Parameters
     ----------
     path : str or None
         File to write (overwritten each epoch, atomically); None disables the callback.
     fingerprint : str or None
-        Identifies the data and parameters; a checkpoint with another fingerprint is not resumed.
+        Identifies the data and parameters (see :func:`fingerprint`).
     """
 
     def __init__(self, path=None, fingerprint=None):
         self.path = path
         self.fingerprint = fingerprint
+
+    def on_train_begin(self, net, **kwargs):
+        net.resumed_epochs_ = 0
+        if self.path is None or not os.path.exists(self.path):
+            return
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != self.fingerprint:
+            return
+        done_before = len(net.history)
+        _restore(net, state)
+        net.resumed_epochs_ = len(net.history) - done_before
+        if net.verbose:
+            print(f"Resuming from {self.path}: {len(net.history)} epoch(s) done.")
 
     def on_epoch_end(self, net, **kwargs):
         if self.path is None:
@@ -141,21 +170,16 @@ class ResumableCheckpoint(Callback):
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
-        tmp = self.path + ".tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as partial:
+            torch.save(state, partial)
+
+    def on_train_end(self, net, **kwargs):
+        # The fit completed: nothing is left to resume.
+        if self.path is not None and os.path.exists(self.path):
+            os.remove(self.path)
 
 
-def load_checkpoint(path, fingerprint):
-    """The checkpoint at ``path`` if it exists and matches ``fingerprint``, else None."""
-    if not os.path.exists(path):
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    return state if state.get("fingerprint") == fingerprint else None
-
-
-def restore_checkpoint(net, state):
-    """Load a :class:`ResumableCheckpoint` state into an initialised net."""
+def _restore(net, state):
     for name, module_state in state["modules"].items():
         getattr(net, name + "_").load_state_dict(module_state)
     for name, optimizer_state in state["optimizers"].items():
@@ -170,8 +194,6 @@ def restore_checkpoint(net, state):
 
 def fingerprint(params, X, y, sample_weight):
     """A hash of the parameters that shape training and of the training data."""
-    import hashlib
-
     digest = hashlib.sha256(repr(sorted(params.items())).encode())
     for text in X:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\0")

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import __version__
+from ._version import __version__
 
 
 def _demo(args):

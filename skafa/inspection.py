@@ -4,9 +4,8 @@ from collections import Counter
 from itertools import repeat
 
 import numpy as np
-import torch
 
-from .text import TextDataset
+from .inference import encode, mean_per_text, run_rows
 
 
 def merge_word_pieces(text, offsets, word_ids, weights):
@@ -39,30 +38,14 @@ def attention_by_text(clf, texts):
         Per text, each word and the share of the pooling position's attention it receives
         (shares sum to 1 over the words the model saw).
     """
-    encoded = clf._encode(texts, with_offsets=True)
-    order = np.argsort(-encoded.lengths, kind="stable")
-    rows = encoded.take(order)
-    net = clf.net_
-    net.module_.eval()
-    n_tokens = [len(ids) for ids in encoded.offsets]
-    weight_sum = [np.zeros(n) for n in n_tokens]
-    weight_count = [np.zeros(n) for n in n_tokens]
-    logit_sum = np.zeros((encoded.n_texts, len(clf.classes_)))
-    row = 0
-    with torch.inference_mode():
-        for X, _ in net.get_iterator(TextDataset(rows), training=False):
-            X = {k: v.to(net.device) for k, v in X.items()}
-            out = net.module_(X["input_ids"], X["attention_mask"], X["content_mask"], return_details=True)
-            attention = out.attention.float().cpu().numpy()
-            logits = out.logits.float().cpu().numpy()
-            for b in range(len(attention)):
-                text, positions = rows.owner[row], rows.positions[row]
-                held = positions >= 0
-                weight_sum[text][positions[held]] += attention[b, : len(positions)][held]
-                weight_count[text][positions[held]] += 1
-                logit_sum[text] += logits[b]
-                row += 1
-    logits = logit_sum / np.bincount(encoded.owner, minlength=encoded.n_texts)[:, None]
+    encoded = encode(clf, texts, with_offsets=True)
+    row_logits, row_attention = run_rows(clf.net_, encoded, attention=True)
+    weight_sum = [np.zeros(len(offsets)) for offsets in encoded.offsets]
+    weight_count = [np.zeros(len(offsets)) for offsets in encoded.offsets]
+    for text, positions, attention in zip(encoded.owner, encoded.positions, row_attention):
+        held = positions >= 0
+        weight_sum[text][positions[held]] += attention[held]
+        weight_count[text][positions[held]] += 1
     words = []
     for i, text in enumerate(texts):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -71,7 +54,7 @@ def attention_by_text(clf, texts):
         if total > 0:
             weights = weights / total
         words.append(merge_word_pieces(text, encoded.offsets[i], encoded.word_ids[i], weights))
-    return logits.astype(np.float32), words
+    return mean_per_text(row_logits, encoded.owner, encoded.n_texts), words
 
 
 def count_words(tokenizer, texts):

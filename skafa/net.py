@@ -187,6 +187,11 @@ class AFANet(NeuralNet):
             callbacks.append(("valid_acc", PassthroughScoring(name="valid_acc", lower_is_better=False)))
         return callbacks
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # ResumableCheckpoint.on_train_begin may have put back epochs of this very fit.
+        epochs = self.max_epochs if epochs is None else epochs
+        return super().fit_loop(X, y, epochs=epochs - getattr(self, "resumed_epochs_", 0), **fit_params)
+
     def get_iterator(self, dataset, training=False):
         kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
         batch_size = kwargs.pop("batch_size", self.batch_size)
@@ -196,7 +201,8 @@ class AFANet(NeuralNet):
 
     # --- steps ----------------------------------------------------------------------------
 
-    def _autocast(self):
+    def autocast(self):
+        """bfloat16 autocast on CUDA when the net was built with ``autocast_dtype``; otherwise nothing."""
         # Mixed precision is for CUDA only; a net trained on a GPU may be unpickled on a CPU.
         if self.autocast_dtype is None or torch.device(self.device).type != "cuda":
             return contextlib.nullcontext()
@@ -204,7 +210,7 @@ class AFANet(NeuralNet):
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        with self._autocast():
+        with self.autocast():
             return self.module_(x["input_ids"], x["attention_mask"])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -249,7 +255,7 @@ class AFANet(NeuralNet):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi = to_tensor(Xi, device=self.device)
-        with self._autocast():
+        with self.autocast():
             out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
             loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
             loss_pg = self.afa_loss(Xi, out)
@@ -261,78 +267,95 @@ class AFANet(NeuralNet):
     def afa_loss(self, X, out):
         """The policy-gradient term for one batch; also updates the discriminator.
 
-        Order: sample K masks from the attention policy, run the masked copies without gradient,
-        update the discriminator on detached features, reward each mask with the updated
-        discriminator, and return ``-mean(A * log pi)``.
+        Each step is a method a variant can override: :meth:`draw_masks` (the policy),
+        :meth:`probe` (the classifier's responses without gradient), :meth:`rewards` (with
+        :meth:`discriminator_step`), :meth:`advantages`, then ``-mean(A * log pi)``.
         """
-        cfg = self.afa_config
-        content = X["content_mask"]
-        if cfg.policy == "attention":
-            probs = masking_probabilities(out.attention, content, cfg.mask_ratio, cfg.temperature)
-        else:
-            probs = uniform_probabilities(content, cfg.mask_ratio)
-        masks = sample_masks(probs, content, cfg.n_samples)
-        ids, att = apply_masks(X["input_ids"], X["attention_mask"], masks, cfg.mask_token_id)
-        pool = self.module_.pool_index(X["attention_mask"])
-        original, masked = self._probe(X["input_ids"], X["attention_mask"], pool, ids, att, out)
-        proba = torch.softmax(original.logits.detach().float(), dim=-1)
-        masked_proba = torch.softmax(masked.logits.float(), dim=-1)
-
-        if cfg.reward == "discriminator":
-            negatives, positives = discriminator_inputs(
-                discriminator_features(proba, original.pooled, cfg.features),
-                discriminator_features(masked_proba, masked.pooled, cfg.features),
-                pair=cfg.paired_discriminator,
-            )
-            self.discriminator_.train()
-            self.discriminator_optimizer_.zero_grad()
-            loss_d, accuracy = discriminator_loss(self.discriminator_(negatives), self.discriminator_(positives))
-            loss_d.backward()
-            self.discriminator_optimizer_.step()
-            self.discriminator_optimizer_.zero_grad(set_to_none=True)
-            self.discriminator_.eval()
-            with torch.no_grad():
-                rewards = discriminator_reward(self.discriminator_(positives))
-            self.history.record_batch("disc_acc", accuracy)
-        else:
-            rewards = kl_reward(proba, masked_proba)
-        rewards = rewards.view(-1, cfg.n_samples)
-
-        adv = advantages(rewards, self.reward_baseline_, normalize=cfg.normalize_advantages)
-        if cfg.n_samples == 1:
-            mean = float(rewards.mean())
-            prev = mean if self.reward_baseline_ is None else self.reward_baseline_
-            self.reward_baseline_ = cfg.baseline_decay * prev + (1 - cfg.baseline_decay) * mean
-        loss_pg = policy_gradient_loss(adv, mask_log_prob(masks, probs, content))
+        masks, probs = self.draw_masks(X, out)
+        original, masked = self.probe(X, masks, out)
+        rewards = self.rewards(original, masked)
+        loss_pg = policy_gradient_loss(self.advantages(rewards), mask_log_prob(masks, probs, X["content_mask"]))
         self.history.record_batch("afa_reward", float(rewards.mean()))
         self.history.record_batch("pg_loss", loss_pg.item())
         return loss_pg
 
-    def _probe(self, input_ids, attention_mask, pool, masked_ids, masked_attention, out):
+    def draw_masks(self, X, out):
+        """K masks per text from the policy, and the masking probabilities they were drawn from."""
+        cfg, content = self.afa_config, X["content_mask"]
+        if cfg.policy == "attention":
+            probs = masking_probabilities(out.attention, content, cfg.mask_ratio, cfg.temperature)
+        else:
+            probs = uniform_probabilities(content, cfg.mask_ratio)
+        return sample_masks(probs, content, cfg.n_samples), probs
+
+    def probe(self, X, masks, out):
         """The classifier's responses to the original and the masked texts, without gradient.
 
         With ``probe_dropout=False`` both run in eval mode in one pass, so the reward compares
         the texts and not two dropout draws; otherwise the training forward ``out`` stands for
-        the original and only the masked copies run, with dropout.
+        the original and only the masked copies run, with dropout. Masked copies pool at their
+        original's position.
         """
-        n_samples = self.afa_config.n_samples
-        masked_pool = pool.repeat_interleave(n_samples)
+        cfg = self.afa_config
+        ids, att = apply_masks(X["input_ids"], X["attention_mask"], masks, cfg.mask_token_id)
+        pool = self.module_.pool_index(X["attention_mask"])
+        masked_pool = pool.repeat_interleave(cfg.n_samples)
         with torch.no_grad():
-            if self.afa_config.probe_dropout:
-                return out, self.module_(masked_ids, masked_attention, pool_index=masked_pool, return_details=True)
+            if cfg.probe_dropout:
+                return out, self.module_(ids, att, pool_index=masked_pool, return_details=True)
             self.module_.eval()
             try:
                 both = self.module_(
-                    torch.cat([input_ids, masked_ids]),
-                    torch.cat([attention_mask, masked_attention]),
+                    torch.cat([X["input_ids"], ids]),
+                    torch.cat([X["attention_mask"], att]),
                     pool_index=torch.cat([pool, masked_pool]),
                     return_details=True,
                 )
             finally:
                 self.module_.train()
-        n = len(input_ids)
-        original = ClassifierOutput(both.logits[:n], both.pooled[:n])
-        return original, ClassifierOutput(both.logits[n:], both.pooled[n:])
+        n = len(pool)
+        return ClassifierOutput(both.logits[:n], both.pooled[:n]), ClassifierOutput(both.logits[n:], both.pooled[n:])
+
+    def rewards(self, original, masked):
+        """One reward per mask, shape (batch, K): the discriminator's verdict or the fixed KL reward."""
+        cfg = self.afa_config
+        proba = torch.softmax(original.logits.detach().float(), dim=-1)
+        masked_proba = torch.softmax(masked.logits.float(), dim=-1)
+        if cfg.reward == "kl":
+            return kl_reward(proba, masked_proba).view(-1, cfg.n_samples)
+        negatives, positives = discriminator_inputs(
+            discriminator_features(proba, original.pooled, cfg.features),
+            discriminator_features(masked_proba, masked.pooled, cfg.features),
+            pair=cfg.paired_discriminator,
+        )
+        return self.discriminator_step(negatives, positives).view(-1, cfg.n_samples)
+
+    def discriminator_step(self, negatives, positives):
+        """One update of the discriminator on detached features; rewards from the updated one.
+
+        Records the discriminator's accuracy on this batch before its update (``disc_acc``).
+        """
+        self.discriminator_.train()
+        self.discriminator_optimizer_.zero_grad()
+        loss_d, accuracy = discriminator_loss(self.discriminator_(negatives), self.discriminator_(positives))
+        loss_d.backward()
+        self.discriminator_optimizer_.step()
+        self.discriminator_optimizer_.zero_grad(set_to_none=True)
+        self.discriminator_.eval()
+        with torch.no_grad():
+            rewards = discriminator_reward(self.discriminator_(positives))
+        self.history.record_batch("disc_acc", accuracy)
+        return rewards
+
+    def advantages(self, rewards):
+        """Advantages of the masks (leave-one-out baseline, or a running one for K = 1)."""
+        cfg = self.afa_config
+        adv = advantages(rewards, self.reward_baseline_, normalize=cfg.normalize_advantages)
+        if cfg.n_samples == 1:
+            mean = float(rewards.mean())
+            prev = mean if self.reward_baseline_ is None else self.reward_baseline_
+            self.reward_baseline_ = cfg.baseline_decay * prev + (1 - cfg.baseline_decay) * mean
+        return adv
 
     def validation_step(self, batch, **fit_params):
         step = super().validation_step(batch, **fit_params)

@@ -1,360 +1,37 @@
-"""Saving and loading fitted classifiers: the trimmed pickle state and the safe folder format.
+"""Loading a saved classifier: :func:`load` for the safe folder format, :func:`load_any` for pickles too.
 
-Two formats:
-
-* **pickle / joblib** of the estimator. By default (``keep_training_state=False``) the pickled
-  state holds only what prediction needs: the module, the tokenizer, the labels and the
-  parameters; the optimizers, the discriminator and the training history are left out. skorch
-  maps CUDA tensors to the CPU when no GPU is visible at load time. Unpickling runs code chosen
-  by whoever wrote the file, so load pickles from trusted sources only.
-* **a folder** written by :func:`save`: ``skafa.json`` (parameters, labels, versions, checksums),
-  ``model.safetensors`` (weights), ``backbone/config.json`` and ``tokenizer/``. :func:`load`
-  reads JSON, tensors and tokenizer files and never unpickles or imports anything named by the
-  folder, so it is the format for models from untrusted sources.
-
-Both carry a version stamp; loading a model saved with a different skafa or transformers major
-version warns with :class:`VersionMismatchWarning`.
+The folder format itself is :mod:`skafa.safe_format` (written by
+:meth:`AFASentimentClassifier.save <skafa.AFASentimentClassifier.save>`); what a pickle holds is
+:mod:`skafa.pickling`. This module builds the estimator from them, so it imports the estimator and
+nothing imports it back but the package's entry points. See the persistence page of the
+documentation.
 """
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 import warnings
-from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import torch
-import transformers
-from packaging.version import InvalidVersion, Version
-from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
-from skorch.history import History
-from transformers import AutoConfig
-
-FORMAT = "skafa-model"
-FORMAT_VERSION = 1
-CONFIG_FILE = "skafa.json"
-WEIGHTS_FILE = "model.safetensors"
-BACKBONE_DIR = "backbone"
-TOKENIZER_DIR = "tokenizer"
-# Label dtypes whose values JSON holds exactly: unicode str, signed/unsigned int, bool, float,
-# and object arrays of those.
-LABEL_KINDS = "UiubfO"
-VERSION_STAMP_KEY = "_skafa_versions"
+from . import safe_format
+from .estimator import AFASentimentClassifier
+from .net import AFANet, WeightedCrossEntropy
+from .params import AFAOptions, rename_legacy
+from .pickling import VersionMismatchWarning, prediction_net
+from .safe_format import ModelFileError
 
 
-class ModelFileError(ValueError):
-    """A saved model is missing, truncated, corrupted or not a skafa model."""
-
-
-class VersionMismatchWarning(UserWarning):
-    """The model was saved with a different skafa or transformers major version."""
-
-
-# --- version stamp --------------------------------------------------------------------------
-
-
-def version_stamp():
-    """The versions that wrote a model: skafa, transformers and torch."""
-    from . import __version__
-
-    return {"skafa": __version__, "transformers": transformers.__version__, "torch": torch.__version__}
-
-
-def _major(version):
-    try:
-        return Version(str(version)).major
-    except InvalidVersion:
-        return None
-
-
-def check_version_stamp(stamp, source):
-    """Warn when ``stamp`` names another skafa or transformers major version than the running one."""
-    current = version_stamp()
-    for library in ("skafa", "transformers"):
-        saved = stamp.get(library)
-        if saved is not None and _major(saved) != _major(current[library]):
-            warnings.warn(
-                f"{source} was saved with {library} {saved}, but {library} {current[library]} is installed "
-                f"(a different major version). It may load wrongly or predict differently; re-save it with "
-                f"the installed versions, or install {library} {saved}.",
-                VersionMismatchWarning,
-                stacklevel=3,
-            )
-
-
-# --- the pickled state ----------------------------------------------------------------------
-
-
-def prediction_net(net):
-    """A shallow copy of a fitted :class:`~skafa.net.AFANet` holding only what prediction needs.
-
-    The classifier module is shared, not copied; the optimizers, criterion, discriminator,
-    callbacks (which may hold weight snapshots) and history are left out, and skorch refuses to
-    train the copy. The original net is not changed.
-    """
-    state = dict(net.__dict__)
-    # Every attribute that may hold tensors but the classifier module itself.
-    state.update({name: None for name in net.cuda_dependent_attributes_ if name != "module_"})
-    state.update(
-        callbacks=[],
-        callbacks_=[],
-        history_=History(),
-        train_split=None,
-        iterator_train=None,
-        _trimmed_for_prediction=True,
-    )
-    trimmed = object.__new__(type(net))
-    trimmed.__dict__.update(state)
-    return trimmed
-
-
-def is_prediction_only(net):
-    """Whether ``net`` was made by :func:`prediction_net` (it cannot train)."""
-    return getattr(net, "_trimmed_for_prediction", False)
-
-
-def pickle_state(state):
-    """An estimator's state to pickle: trimmed for prediction unless it keeps its training state."""
-    state = dict(state)
-    if "net_" in state and not state.get("keep_training_state", False):
-        state["net_"] = prediction_net(state["net_"])
-        state.pop("history_", None)
-    state[VERSION_STAMP_KEY] = version_stamp()
-    return state
-
-
-def unpickle_state(clf, state):
-    """Check and remove the version stamp of a pickled state; returns the remaining state."""
-    state = dict(state)
-    stamp = state.pop(VERSION_STAMP_KEY, None)
-    if stamp is not None:
-        check_version_stamp(stamp, f"This pickled {type(clf).__name__}")
-    return state
-
-
-# --- labels and parameters in JSON ----------------------------------------------------------
-
-
-def encode_labels(classes):
-    """``classes_`` as ``{"dtype": ..., "values": [...]}``, exact for str, int, bool and float labels."""
-    classes = np.asarray(classes)
-    if classes.dtype.kind not in LABEL_KINDS:
-        raise TypeError(
-            f"Labels of dtype {classes.dtype} cannot be saved in the safe format (str, int, bool and float "
-            "labels can); pickle the classifier instead."
-        )
-    values = [v.item() if isinstance(v, np.generic) else v for v in classes.tolist()]
-    bad = sorted({type(v).__name__ for v in values if not isinstance(v, (str, int, float, bool))})
-    if bad:
-        raise TypeError(
-            f"Labels of type {', '.join(bad)} cannot be saved in the safe format (str, int, bool and float "
-            "labels can); pickle the classifier instead."
-        )
-    return {"dtype": classes.dtype.str, "values": values}
-
-
-def decode_labels(encoded):
-    dtype = np.dtype(encoded["dtype"])
-    if dtype.kind not in LABEL_KINDS:
-        raise ModelFileError(f"classes have the unsupported dtype {dtype}.")
-    if dtype.kind == "O":
-        classes = np.empty(len(encoded["values"]), dtype=object)
-        classes[:] = encoded["values"]
-        return classes
-    return np.array(encoded["values"], dtype=dtype)
-
-
-def _json_params(clf):
-    params = clf.get_params(deep=False)
-    # Callbacks are training-time objects (not part of a model to score with); a loaded model has none.
-    params["callbacks"] = None
-    params["backbone"] = os.fspath(params["backbone"])
-    if isinstance(params["class_weight"], dict):
-        labels = encode_labels(np.array(list(params["class_weight"]), dtype=object))["values"]
-        params["class_weight"] = {"pairs": [[k, float(w)] for k, w in zip(labels, params["class_weight"].values())]}
-    for name, value in params.items():
-        if isinstance(value, np.generic):
-            params[name] = value.item()
-        elif not isinstance(params[name], (str, int, float, bool, dict, type(None))):
-            raise TypeError(f"Parameter {name}={value!r} cannot be saved in JSON; pickle the classifier instead.")
-    return params
-
-
-def _restore_params(params, estimator_class):
-    params = dict(params)
-    if isinstance(params.get("class_weight"), dict):
-        params["class_weight"] = {label: weight for label, weight in params["class_weight"]["pairs"]}
-    known = estimator_class().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
+def _known_params(params):
+    """The saved parameters this skafa knows (older names renamed); warns about the others."""
+    params = rename_legacy(params)
+    if isinstance(params.get("afa"), dict):
+        params["afa"] = AFAOptions(**params["afa"].get("AFAOptions", {}))
+    known = set(AFASentimentClassifier().get_params(deep=False))
+    unknown = sorted(name for name in params if name not in known)
     if unknown:
         warnings.warn(
             f"The saved model has parameters this skafa does not know, which are ignored: {unknown}.",
             VersionMismatchWarning,
             stacklevel=3,
         )
-    return {k: v for k, v in params.items() if k in known}
-
-
-# Fitted attributes the folder holds in files of their own (or, for the history, not at all).
-# The device is the loader's.
-_FITTED_ELSEWHERE = {"classes_", "tokenizer_", "net_", "history_", "device_"}
-
-
-def _encode_fitted(clf):
-    """The other fitted attributes (n_epochs_, word_counts_, ...) as JSON values.
-
-    Numbers and strings are stored as they are, Counters with their type; any other type is an
-    error, so that no fitted attribute is silently lost.
-    """
-    encoded = {}
-    for name, value in vars(clf).items():
-        if not name.endswith("_") or name.startswith("_") or name in _FITTED_ELSEWHERE:
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, Counter) and all(isinstance(k, str) for k in value):
-            encoded[name] = {"Counter": dict(value)}
-        elif isinstance(value, (int, float, str, bool)):
-            encoded[name] = value
-        else:
-            raise TypeError(
-                f"The fitted attribute {name} ({type(value).__name__}) cannot be saved in the safe format; "
-                "pickle the classifier instead."
-            )
-    return encoded
-
-
-def _decode_fitted(fitted, where):
-    decoded = {}
-    for name, value in fitted.items():
-        if isinstance(value, dict) and set(value) == {"Counter"} and isinstance(value["Counter"], dict):
-            value = Counter(value["Counter"])
-        if not name.endswith("_") or name in _FITTED_ELSEWHERE or not isinstance(value, (int, float, str, bool, Counter)):
-            raise ModelFileError(f"{where} has an invalid fitted attribute {name!r}.")
-        decoded[name] = value
-    return decoded
-
-
-# --- the safe folder format -----------------------------------------------------------------
-
-
-def _digest(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def _file_table(folder):
-    return {
-        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": _digest(p)}
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def save(clf, path, *, overwrite=False):
-    """Write a fitted classifier to the folder ``path`` in the safe format.
-
-    The folder is written next to ``path`` under a temporary name and renamed when complete, so
-    an interrupted save leaves no half-written model at ``path``.
-
-    Parameters
-    ----------
-    clf : AFASentimentClassifier
-        A fitted classifier (not a quantised copy).
-    path : str or path-like
-        Folder to create.
-    overwrite : bool, default=False
-        Replace an existing skafa model folder at ``path``.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder written.
-    """
-    path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-        if not (path / CONFIG_FILE).is_file():
-            raise FileExistsError(f"{path} exists and is not a skafa model folder; it is not overwritten.")
-    module = clf.net_.module_
-    if not isinstance(module.head, torch.nn.Linear):
-        raise TypeError("A quantised classifier cannot be saved; save the original and quantise after loading.")
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "versions": version_stamp(),
-        "estimator": type(clf).__name__,
-        "params": _json_params(clf),
-        "classes": encode_labels(clf.classes_),
-        "fitted": _encode_fitted(clf),
-        "module": {
-            "n_classes": module.head.out_features,
-            "attention_layer": module.attention_layer,
-            "dropout": module.dropout.p,
-            "architecture": type(module.backbone).__name__,
-        },
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        save_model(module, str(staging / WEIGHTS_FILE))
-        module.backbone.config.save_pretrained(staging / BACKBONE_DIR)
-        clf.tokenizer_.save_pretrained(staging / TOKENIZER_DIR)
-        config["files"] = _file_table(staging)
-        # skafa.json is written last: a folder without it is never a loadable model.
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return path
-
-
-def _read_config(folder):
-    config_path = folder / CONFIG_FILE
-    if not folder.is_dir():
-        raise ModelFileError(f"{folder} is not a folder; a safe-format skafa model is a folder written by save().")
-    if not config_path.is_file():
-        raise ModelFileError(f"{folder} is not a skafa model folder: it has no {CONFIG_FILE}.")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{config_path} is corrupted or truncated ({exc}).") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{config_path} is not a skafa model description.")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{folder} was written in skafa model format {config['format_version']}, newer than this skafa "
-            f"reads ({FORMAT_VERSION}); upgrade skafa to load it."
-        )
-    missing = [key for key in ("params", "classes", "module", "files", "versions") if key not in config]
-    if missing:
-        raise ModelFileError(f"{config_path} is incomplete: it lacks {missing}.")
-    return config
-
-
-def _verify_files(folder, files):
-    for name, expected in files.items():
-        file = folder / name
-        if not file.is_file():
-            raise ModelFileError(f"{folder} is incomplete: {name} is missing.")
-        size = file.stat().st_size
-        if size != expected["bytes"]:
-            raise ModelFileError(
-                f"{file} is truncated or altered: {size} bytes instead of the {expected['bytes']} it was saved with."
-            )
-        if _digest(file) != expected["sha256"]:
-            raise ModelFileError(f"{file} is corrupted: its checksum differs from the one it was saved with.")
+    return {name: value for name, value in params.items() if name not in unknown}
 
 
 def load(path):
@@ -384,56 +61,30 @@ def load(path):
     VersionMismatchWarning
         The model was saved with a different skafa or transformers major version.
     """
-    from .backbone import TextClassifier, load_tokenizer
-    from .estimator import AFASentimentClassifier
-    from .net import AFANet, WeightedCrossEntropy
-
-    folder = Path(path)
-    config = _read_config(folder)
-    if config.get("estimator") != AFASentimentClassifier.__name__:
-        raise ModelFileError(f"{folder} holds a {config.get('estimator')!r}, not an AFASentimentClassifier.")
-    check_version_stamp(config["versions"], f"The model in {folder}")
-    _verify_files(folder, config["files"])
+    saved = safe_format.read(path)
+    if saved.estimator != AFASentimentClassifier.__name__:
+        raise ModelFileError(f"{saved.folder} holds a {saved.estimator!r}, not an AFASentimentClassifier.")
     try:
-        params = _restore_params(config["params"], AFASentimentClassifier)
-        classes = decode_labels(config["classes"])
-        module_config = config["module"]
-        backbone_config = AutoConfig.from_pretrained(folder / BACKBONE_DIR, local_files_only=True, trust_remote_code=False)
-        module = TextClassifier(
-            params.get("backbone", ""),
-            module_config["n_classes"],
-            attention_layer=module_config["attention_layer"],
-            dropout=module_config["dropout"],
-            config=backbone_config,
-        )
-        load_model(module, str(folder / WEIGHTS_FILE), strict=True)
-        tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
-    except (KeyError, TypeError, ValueError, OSError, RuntimeError, SafetensorError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"{folder} could not be loaded: {exc.__class__.__name__}: {exc}") from exc
-    fitted = _decode_fitted(config.get("fitted", {}), folder / CONFIG_FILE)
-    if len(classes) != module.head.out_features:
-        raise ModelFileError(f"{folder} has {len(classes)} classes but a head with {module.head.out_features} outputs.")
-
-    clf = AFASentimentClassifier(**params)
+        clf = AFASentimentClassifier(**_known_params(saved.params))
+    except TypeError as exc:
+        raise ModelFileError(f"{saved.folder} has invalid parameters: {exc}") from exc
     net = AFANet(
-        module,
+        saved.module,
         criterion=WeightedCrossEntropy,
         batch_size=clf.batch_size,
-        pad_token_id=tokenizer.pad_token_id,
+        pad_token_id=saved.tokenizer.pad_token_id,
         max_batch_tokens=clf.max_batch_tokens,
         predict_nonlinearity=None,
         train_split=None,
         device="cpu",
         verbose=0,
     ).initialize()
-    module.eval()
+    saved.module.eval()
     # Fitted attributes are set only once everything has loaded: no half-loaded classifier.
-    for name, value in fitted.items():
+    for name, value in saved.fitted.items():
         setattr(clf, name, value)
-    clf.classes_ = classes
-    clf.tokenizer_ = tokenizer
+    clf.classes_ = saved.classes
+    clf.tokenizer_ = saved.tokenizer
     clf.device_ = "cpu"
     clf.net_ = prediction_net(net)
     return clf
@@ -453,8 +104,6 @@ def load_any(path):
     AFASentimentClassifier
     """
     import joblib
-
-    from .estimator import AFASentimentClassifier
 
     path = Path(path)
     if path.is_dir():

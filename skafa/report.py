@@ -140,7 +140,7 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         self : AttentionReport
         """
         self.lexicon_ = self._check_params()
-        X = check_texts(X)
+        X = check_texts(X, allow_empty=getattr(self.estimator, "on_empty_text", "error") == "model")
         if self.prefit:
             if fit_params:
                 raise ValueError(f"fit parameters {sorted(fit_params)} were given, but prefit=True fits nothing.")
@@ -209,7 +209,7 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         index = X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None
-        texts = check_texts(X)
+        texts = check_texts(X, allow_empty=self.estimator_.on_empty_text == "model")
         logits, words = attention_by_text(self.estimator_, texts)
         proba = softmax(logits.astype(np.float64), axis=1)
         columns = [self.classes_[proba.argmax(axis=1)], *proba.T]

@@ -6,9 +6,7 @@ CSV, TSV, JSON Lines and Parquet files in bounded memory, and by :mod:`skafa.das
 
 import copy
 import json
-import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,8 +18,11 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .atomic import atomic_path
 from .inspection import attention_by_text
-from .persistence import load_any, prediction_net
+from .persistence import load_any
+from .pickling import prediction_net
+from .tables import TableWriter, count_rows, file_format, is_missing, read_chunks
 from .validation import _rows, check_bool, check_choice, check_number
 
 ON_EMPTY = ("error", "skip", "empty")
@@ -30,7 +31,6 @@ PROBA_PREFIX = "proba_"
 TOP_WORDS_COLUMN = "top_words"
 # Identifiers of rows without text kept in a ScoringReport; the count is always exact.
 MAX_LISTED_ROWS = 1000
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
 class EmptyTextError(ValueError):
@@ -95,10 +95,6 @@ def scoring_copy(clf, *, batch_size=None, quantize=False):
 # --- scoring one table ----------------------------------------------------------------------
 
 
-def _is_missing(value):
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
 def label_dtype(classes):
     """A pandas dtype able to hold ``classes`` and missing values, the same for every chunk."""
     kind = classes.dtype.kind
@@ -139,7 +135,7 @@ def has_text(texts, source="the table"):
     non-string value is an error naming its rows.
     """
     values = texts.tolist()
-    bad_type = [i for i, t in enumerate(values) if not (_is_missing(t) or isinstance(t, str))]
+    bad_type = [i for i, t in enumerate(values) if not (is_missing(t) or isinstance(t, str))]
     if bad_type:
         kinds = sorted({type(values[i]).__name__ for i in bad_type})
         raise TypeError(
@@ -225,152 +221,6 @@ def score_frame(clf, frame, text_column, *, on_empty="error", top_words=0, id_co
 def _top_words(pairs, k):
     top = sorted(pairs, key=lambda pair: -pair[1])[:k]
     return json.dumps([[word, round(weight, 4)] for word, weight in top], ensure_ascii=False)
-
-
-# --- files ----------------------------------------------------------------------------------
-
-
-def file_format(path, fmt=None):
-    """The table format of ``path``: ``fmt`` if given, else from the extension (``.gz`` allowed)."""
-    if fmt is not None:
-        check_choice("format", fmt, tuple(sorted(set(FORMATS.values()))))
-        return fmt
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in FORMATS:
-        found = FORMATS[suffixes[-1]]
-        if found == "parquet" and Path(path).suffix.lower() == ".gz":
-            raise ValueError(f"{path}: Parquet files are compressed internally; drop the .gz.")
-        return found
-    raise ValueError(
-        f"Cannot tell the format of {path} from its extension; use one of {sorted(FORMATS)} (optionally + .gz) "
-        "or name the format."
-    )
-
-
-def _open_text(path, mode):
-    if str(path).lower().endswith(".gz"):
-        import gzip
-
-        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
-    return open(path, mode, encoding="utf-8", newline="")
-
-
-def _require_pyarrow():
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise ImportError("Parquet needs pyarrow: pip install 'skafa[parquet]'.") from None
-    return pyarrow
-
-
-def read_chunks(path, fmt, chunk_size):
-    """Yield the rows of a table file as DataFrames of at most ``chunk_size`` rows.
-
-    CSV/TSV cells are read as text exactly as written (no NA guessing, so the text "NA" stays a
-    text); JSON Lines values keep their JSON types; Parquet columns keep their Arrow types.
-    """
-    if fmt in ("csv", "tsv"):
-        try:
-            chunks = pd.read_csv(
-                path,
-                sep="," if fmt == "csv" else "\t",
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                chunksize=chunk_size,
-            )
-        except pd.errors.EmptyDataError:
-            raise ValueError(f"{path} is empty: not even a header row.") from None
-        yield from chunks
-    elif fmt == "jsonl":
-        yield from _read_jsonl(path, chunk_size)
-    else:
-        pyarrow = _require_pyarrow()
-        parquet = pyarrow.parquet.ParquetFile(path)
-        empty = True
-        for batch in parquet.iter_batches(batch_size=chunk_size):
-            empty = False
-            yield batch.to_pandas(types_mapper=pd.ArrowDtype)
-        if empty:
-            yield parquet.schema_arrow.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _read_jsonl(path, chunk_size):
-    def frame(records):
-        # object dtype keeps every value as JSON gave it (an int stays an int next to a null).
-        return pd.DataFrame(records, dtype=object)
-
-    records = []
-    with _open_text(path, "r") as f:
-        for line_number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}, line {line_number}: not valid JSON ({exc.msg}).") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(record).__name__}.")
-            records.append(record)
-            if len(records) == chunk_size:
-                yield frame(records)
-                records = []
-    if records:
-        yield frame(records)
-
-
-def count_rows(path, fmt):
-    """Rows of a Parquet file from its metadata; None for text formats (not counted ahead)."""
-    if fmt != "parquet":
-        return None
-    return _require_pyarrow().parquet.ParquetFile(path).metadata.num_rows
-
-
-def _json_value(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if _is_missing(value):
-        return None
-    return str(value)
-
-
-class TableWriter:
-    """Appends DataFrame chunks to a CSV, TSV, JSON Lines or Parquet file."""
-
-    def __init__(self, path, fmt):
-        self.path, self.fmt = path, fmt
-        self.handle = self.parquet = None
-
-    def write(self, frame):
-        if self.fmt == "parquet":
-            pyarrow = _require_pyarrow()
-            if self.parquet is None:
-                table = pyarrow.Table.from_pandas(frame, preserve_index=False)
-                self.parquet = pyarrow.parquet.ParquetWriter(self.path, table.schema)
-            else:
-                table = pyarrow.Table.from_pandas(frame, schema=self.parquet.schema, preserve_index=False)
-            self.parquet.write_table(table)
-            return
-        first = self.handle is None
-        if first:
-            self.handle = _open_text(self.path, "w")
-        if self.fmt == "jsonl":
-            for record in frame.to_dict(orient="records"):
-                record = {k: None if _is_missing(v) else v for k, v in record.items()}
-                self.handle.write(json.dumps(record, ensure_ascii=False, default=_json_value) + "\n")
-        else:
-            frame.to_csv(self.handle, sep="," if self.fmt == "csv" else "\t", index=False, header=first)
-
-    def close(self):
-        for sink in (self.parquet, self.handle):
-            if sink is not None:
-                sink.close()
-        self.parquet = self.handle = None
 
 
 @dataclass
@@ -501,49 +351,53 @@ def predict_file(
     report = ScoringReport(output=output, on_empty=on_empty)
     source = f"{input} (rows counted from 0, header excluded)"
     start = time.perf_counter()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial" + "".join(output.suffixes), dir=output.parent)
-    os.close(fd)
-    writer = TableWriter(partial, out_fmt)
     bar = tqdm(total=count_rows(input, in_fmt), unit=" rows", disable=not progress, desc="scoring")
-    # With on_empty="error", the first row without text stops the scoring, but reading goes on to
-    # count and name all such rows in one error.
-    n_failed, failed_rows, failed_ids = 0, [], []
     try:
-        for chunk in read_chunks(input, in_fmt, chunk_size):
-            if report.n_rows == 0:
-                check_columns(chunk.columns, clf, text_column, id_column, top_words, extra=[row_number_column])
-            chunk = chunk.set_axis(pd.RangeIndex(report.n_rows, report.n_rows + len(chunk)))
-            report.n_rows += len(chunk)
-            bar.update(len(chunk))
-            if on_empty == "error":
-                empty = chunk.index[~has_text(chunk[text_column], source)]
-                n_failed += len(empty)
-                failed_rows += empty[: 5 - len(failed_rows)].tolist()
-                if id_column is not None:
-                    failed_ids += chunk.loc[empty[: 5 - len(failed_ids)], id_column].tolist()
-                if n_failed:
-                    continue
-            if row_number_column is not None:
-                chunk[row_number_column] = chunk.index.to_numpy()
-            scored, empty = score_frame(
-                clf, chunk, text_column, on_empty=on_empty, top_words=top_words, id_column=id_column, source=source
-            )
-            writer.write(scored)
-            if len(empty) and len(report.empty_rows) < MAX_LISTED_ROWS:
-                ids = empty.tolist() if id_column is None else chunk.loc[empty, id_column].tolist()
-                report.empty_rows.extend(ids[: MAX_LISTED_ROWS - len(report.empty_rows)])
-            report.n_written += len(scored)
-            report.n_empty += len(empty)
-        if n_failed:
-            raise empty_text_error(text_column, source, failed_rows, n_failed, failed_ids or None)
-        writer.close()
-        os.replace(partial, output)
-    except BaseException:
-        writer.close()
-        Path(partial).unlink(missing_ok=True)
-        raise
+        with atomic_path(output) as partial:
+            writer = TableWriter(partial, out_fmt)
+            try:
+                chunks = read_chunks(input, in_fmt, chunk_size)
+                _score_chunks(
+                    clf, chunks, writer, report, bar, source=source, text_column=text_column, id_column=id_column,
+                    row_number_column=row_number_column, on_empty=on_empty, top_words=top_words,
+                )
+            finally:
+                writer.close()
     finally:
         bar.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _score_chunks(clf, chunks, writer, report, bar, *, source, text_column, id_column, row_number_column, on_empty, top_words):
+    """Score and write each chunk, counting rows into ``report``; raise on rows without text if asked."""
+    # With on_empty="error", the first row without text stops the scoring, but reading goes on to
+    # count and name all such rows in one error.
+    n_failed, failed_rows, failed_ids = 0, [], []
+    for chunk in chunks:
+        if report.n_rows == 0:
+            check_columns(chunk.columns, clf, text_column, id_column, top_words, extra=[row_number_column])
+        chunk = chunk.set_axis(pd.RangeIndex(report.n_rows, report.n_rows + len(chunk)))
+        report.n_rows += len(chunk)
+        bar.update(len(chunk))
+        if on_empty == "error":
+            empty = chunk.index[~has_text(chunk[text_column], source)]
+            n_failed += len(empty)
+            failed_rows += empty[: 5 - len(failed_rows)].tolist()
+            if id_column is not None:
+                failed_ids += chunk.loc[empty[: 5 - len(failed_ids)], id_column].tolist()
+            if n_failed:
+                continue
+        if row_number_column is not None:
+            chunk[row_number_column] = chunk.index.to_numpy()
+        scored, empty = score_frame(
+            clf, chunk, text_column, on_empty=on_empty, top_words=top_words, id_column=id_column, source=source
+        )
+        writer.write(scored)
+        if len(empty) and len(report.empty_rows) < MAX_LISTED_ROWS:
+            ids = empty.tolist() if id_column is None else chunk.loc[empty, id_column].tolist()
+            report.empty_rows.extend(ids[: MAX_LISTED_ROWS - len(report.empty_rows)])
+        report.n_written += len(scored)
+        report.n_empty += len(empty)
+    if n_failed:
+        raise empty_text_error(text_column, source, failed_rows, n_failed, failed_ids or None)

@@ -197,8 +197,12 @@ class LengthBucketBatchSampler(Sampler):
     With ``shuffle`` (training), each epoch shuffles all indices, cuts them into pools of
     ``batch_size * pool_batches`` texts, sorts each pool by length, cuts pools into batches and
     shuffles the batches, so dynamic padding adds few pad tokens while batches stay random.
-    Randomness comes from torch's global generator, so ``torch.manual_seed`` makes it repeatable.
-    Without ``shuffle`` (inference), batches follow the dataset order.
+    With ``max_tokens``, how many batches a pool gives depends on which texts it holds, so the
+    pool is the whole dataset (sorted by length, ties in random order): the number of batches
+    is then the same every epoch and equal to ``len(sampler)``, which the learning-rate
+    schedule and the AFA warm-up count on. Randomness comes from torch's global generator, so
+    ``torch.manual_seed`` makes it repeatable. Without ``shuffle`` (inference), batches follow
+    the dataset order.
 
     Parameters
     ----------
@@ -232,9 +236,11 @@ class LengthBucketBatchSampler(Sampler):
             yield from self._batches(np.arange(len(self.lengths)))
             return
         order = torch.randperm(len(self.lengths)).numpy()
-        pool_size = self.batch_size * self.pool_batches
+        # Without a token cap every full pool gives exactly pool_batches batches; with one, only
+        # a single pool keeps the count fixed (see the class docstring).
+        pool_size = len(order) if self.max_tokens is not None else self.batch_size * self.pool_batches
         batches = []
-        for start in range(0, len(order), pool_size):
+        for start in range(0, len(order), max(1, pool_size)):
             pool = order[start : start + pool_size]
             batches.extend(self._batches(pool[np.argsort(self.lengths[pool], kind="stable")]))
         for b in torch.randperm(len(batches)).tolist():

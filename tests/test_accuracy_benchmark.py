@@ -28,8 +28,8 @@ def test_token_dropout_runs_at_the_rate_afa_masks_at():
 
 
 def test_method_specs_override_parameters_per_method():
-    params = accuracy.method_params("afa_kl:afa_weight=0.3:normalize_advantages=False", {"afa_weight": 1.0})
-    assert params == {"reward": "kl", "afa_weight": 0.3, "normalize_advantages": False}
+    params = accuracy.method_params("afa_kl:afa_weight=0.3:afa__normalize_advantages=False", {"afa_weight": 1.0})
+    assert params == {"afa__reward": "kl", "afa_weight": 0.3, "afa__normalize_advantages": False}
     with pytest.raises(SystemExit, match="unknown method"):
         accuracy.method_params("afa_magic", {})
 
@@ -46,7 +46,7 @@ def test_cells_are_seed_major_and_unknown_parameters_are_rejected():
     cells = accuracy.build_cells(args)
     assert [c["seed"] for c in cells] == [0] * 4 + [1] * 4
     assert len({accuracy.cell_key(c) for c in cells}) == 8
-    with pytest.raises(SystemExit, match="unknown estimator parameters"):
+    with pytest.raises(SystemExit, match="afa_wieght"):
         accuracy.build_cells(accuracy.parse_args(["--param", "afa_wieght=0.3"]))
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from skafa import AFASentimentClassifier
+from skafa import AFAOptions, AFASentimentClassifier
 
 from .conftest import DECISIVE, fake_focus_data
 
@@ -24,7 +24,7 @@ def test_afa_raises_attention_on_the_decisive_word(tiny_bert):
     plain, afa = [], []
     for seed in (0, 1, 2):
         p = AFASentimentClassifier(afa=False, random_state=seed, **params).fit(X, y)
-        a = AFASentimentClassifier(afa=True, reward="kl", afa_weight=1.0, random_state=seed, **params).fit(X, y)
+        a = AFASentimentClassifier(afa=AFAOptions(reward="kl"), afa_weight=1.0, random_state=seed, **params).fit(X, y)
         assert p.score(X_test, y_test) == a.score(X_test, y_test) == 1.0
         plain.append(decisive_share(p, X_test))
         afa.append(decisive_share(a, X_test))
@@ -35,7 +35,7 @@ def test_afa_raises_attention_on_the_decisive_word(tiny_bert):
 def test_afa_with_the_discriminator_trains_and_logs_its_signals(tiny_bert):
     X, y = fake_focus_data(64, seed=0)
     clf = AFASentimentClassifier(
-        backbone=tiny_bert, epochs=2, batch_size=16, lr=1e-3, afa_warmup=0.0, device="cpu", random_state=0, verbose=0
+        backbone=tiny_bert, epochs=2, batch_size=16, lr=1e-3, afa=AFAOptions(warmup=0.0), device="cpu", random_state=0, verbose=0
     ).fit(X, y)
     for key in ("afa_reward", "disc_acc", "pg_loss"):
         values = clf.history_[:, key]

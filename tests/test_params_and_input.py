@@ -19,19 +19,19 @@ BAD_PARAMS = [
     ("mask_ratio", 0.0, "mask_ratio must satisfy"),
     ("mask_ratio", 1.0, "mask_ratio must satisfy"),
     ("afa_weight", -1.0, "afa_weight must satisfy"),
-    ("mask_temperature", 0.0, "mask_temperature must satisfy"),
-    ("n_mask_samples", 0, "n_mask_samples must satisfy"),
-    ("afa_warmup", 2.0, "afa_warmup must satisfy"),
+    ("afa__temperature", 0.0, "afa__temperature must satisfy"),
+    ("afa__n_samples", 0, "afa__n_samples must satisfy"),
+    ("afa__warmup", 2.0, "afa__warmup must satisfy"),
     ("attention_layer", 1.5, "attention_layer must be an integer"),
     ("mask_mode", "blank", "mask_mode must be one of 'token', 'drop'"),
-    ("mask_policy", "greedy", "mask_policy must be one of"),
-    ("reward", "accuracy", "reward must be one of"),
-    ("discriminator_features", "logits", "discriminator_features must be one of"),
-    ("discriminator_hidden", 0, "discriminator_hidden must satisfy"),
-    ("discriminator_lr", -1e-3, "discriminator_lr must satisfy"),
-    ("paired_discriminator", 1, "paired_discriminator must be True or False"),
-    ("probe_dropout", None, "probe_dropout must be True or False"),
-    ("normalize_advantages", "batch", "normalize_advantages must be True or False"),
+    ("afa__policy", "greedy", "afa__policy must be one of"),
+    ("afa__reward", "accuracy", "afa__reward must be one of"),
+    ("afa__discriminator_features", "logits", "afa__discriminator_features must be one of"),
+    ("afa__discriminator_hidden", 0, "afa__discriminator_hidden must satisfy"),
+    ("afa__discriminator_lr", -1e-3, "afa__discriminator_lr must satisfy"),
+    ("afa__paired_discriminator", 1, "afa__paired_discriminator must be True or False"),
+    ("afa__probe_dropout", None, "afa__probe_dropout must be True or False"),
+    ("afa__normalize_advantages", "batch", "afa__normalize_advantages must be True or False"),
     ("class_weight", "auto", "class_weight must be None, 'balanced' or a dict"),
     ("validation_fraction", 1.0, "validation_fraction must satisfy"),
     ("max_grad_norm", 0.0, "max_grad_norm must satisfy"),
@@ -45,7 +45,7 @@ BAD_PARAMS = [
 @pytest.mark.parametrize("name, value, message", BAD_PARAMS, ids=[f"{n}={v!r}" for n, v, _ in BAD_PARAMS])
 def test_bad_parameter_values_are_refused_in_fit(name, value, message, fast_params, toy_data):
     X, y = toy_data
-    clf = AFASentimentClassifier(**{**fast_params, name: value})  # __init__ accepts anything
+    clf = AFASentimentClassifier(**fast_params).set_params(**{name: value})  # set_params accepts anything
     with pytest.raises((ValueError, TypeError), match=message):
         clf.fit(X, y)
 

@@ -14,8 +14,10 @@ from sklearn.exceptions import NotFittedError
 from skorch.exceptions import DeviceWarning
 
 import skafa
+import skafa.pickling
 from skafa import AFASentimentClassifier, ModelFileError, VersionMismatchWarning
-from skafa.persistence import CONFIG_FILE, WEIGHTS_FILE, load_any
+from skafa.persistence import load_any
+from skafa.safe_format import CONFIG_FILE, WEIGHTS_FILE
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_cuda_trained_pickle_loads_on_a_cpu_only_machine(fitted, toy_data, monke
 def test_pickle_from_another_major_version_warns(fitted, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(
-            skafa.persistence, "version_stamp", lambda: {"skafa": "0.1.0", "transformers": "4.46.0", "torch": "2.4.0"}
+            skafa.pickling, "version_stamp", lambda: {"skafa": "0.1.0", "transformers": "4.46.0", "torch": "2.4.0"}
         )
         data = pickle.dumps(fitted)
     with pytest.warns(VersionMismatchWarning, match="transformers 4.46.0"):
@@ -291,7 +293,7 @@ def _flip_byte(path):
 
 def test_damage_behind_matching_checksums_is_still_caught(saved, tmp_path):
     # Someone truncates the weights and rewrites the checksums: safetensors' own checks catch it.
-    from skafa.persistence import _file_table
+    from skafa.safe_format import _file_table
 
     folder = _copy(saved, tmp_path)
     (folder / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes()[:1000])

@@ -76,10 +76,10 @@ def test_discriminator_is_a_registered_skorch_module(fitted):
     assert {"discriminator_", "discriminator_optimizer_"} <= set(net.cuda_dependent_attributes_)
 
 
-@pytest.mark.parametrize("params", [{"afa": False}, {"reward": "kl"}], ids=["plain", "kl"])
+@pytest.mark.parametrize("params", [{"afa": False}, {"afa__reward": "kl"}], ids=["plain", "kl"])
 def test_without_a_discriminator_only_the_classifier_is_registered(fast_params, toy_data, params):
     X, y = toy_data
-    net = AFASentimentClassifier(**{**fast_params, **params}).fit(X, y).net_
+    net = AFASentimentClassifier(**fast_params).set_params(**params).fit(X, y).net_
     assert net._modules == ["module"] and net._optimizers == ["optimizer"]
 
 

@@ -9,6 +9,7 @@ from skorch.callbacks import Callback
 
 from skafa import AFASentimentClassifier
 from skafa.callbacks import TrainingDiverged
+from skafa.inference import encode
 from skafa.text import LengthBucketBatchSampler
 
 from .conftest import fake_focus_data
@@ -102,7 +103,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_epoch(fast_
         clf.fit(X, y)
     assert len(clf.net_.history) == 1
     state = clf.net_.module_.state_dict()
-    assert all(torch.equal(state[k], v) for k, v in sabotage.states_[0].items())
+    assert all(torch.equal(state[k], v) for k, v in dict(clf.net_.callbacks_)["Sabotage"].states_[0].items())
 
 
 def test_ctrl_c_leaves_the_model_of_the_last_completed_epoch(fast_params, toy_data):
@@ -113,7 +114,7 @@ def test_ctrl_c_leaves_the_model_of_the_last_completed_epoch(fast_params, toy_da
         clf.fit(X, y)
     assert clf.n_epochs_ == 1
     state = clf.net_.module_.state_dict()
-    assert all(torch.equal(state[k], v) for k, v in sabotage.states_[0].items())
+    assert all(torch.equal(state[k], v) for k, v in dict(clf.net_.callbacks_)["Sabotage"].states_[0].items())
     assert np.all(np.isfinite(clf.predict_proba(X)))
 
 
@@ -186,7 +187,7 @@ def test_long_texts_head_tail_and_windows(fast_params):
     assert words[0] == "riveting" and words[-1] == "lackluster" and len(words) < 82
 
     windowed = AFASentimentClassifier(**{**params, "long_text": "window", "window_stride": 10}).fit(X, y)
-    encoded = windowed._encode(X[:1])
+    encoded = encode(windowed, X[:1])
     assert len(encoded) > 1 and all(len(ids) <= 32 for ids in encoded.input_ids)
     manual = windowed.net_.forward(
         __import__("skafa.text", fromlist=["TextDataset"]).TextDataset(encoded), training=False

@@ -1,0 +1,308 @@
+"""The safe folder format of a fitted classifier: JSON, safetensors and tokenizer files, no pickle.
+
+A folder written by :func:`save` holds ``skafa.json`` (parameters, labels, versions, checksums),
+``model.safetensors`` (weights), ``backbone/config.json`` and ``tokenizer/``. :func:`read`
+reads JSON, tensors and tokenizer files and never unpickles or imports anything named by the
+folder, so it is the format for models from untrusted sources. This module knows the format,
+not the estimator: :func:`skafa.load` (in :mod:`skafa.persistence`) builds the classifier from
+what :func:`read` returns. See the persistence page of the documentation.
+"""
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+from transformers import AutoConfig
+
+from .atomic import atomic_path
+from .backbone import TextClassifier, load_tokenizer
+from .pickling import check_version_stamp, version_stamp
+
+FORMAT = "skafa-model"
+FORMAT_VERSION = 1
+CONFIG_FILE = "skafa.json"
+WEIGHTS_FILE = "model.safetensors"
+BACKBONE_DIR = "backbone"
+TOKENIZER_DIR = "tokenizer"
+# Label dtypes whose values JSON holds exactly: unicode str, signed/unsigned int, bool, float,
+# and object arrays of those.
+LABEL_KINDS = "UiubfO"
+
+
+class ModelFileError(ValueError):
+    """A saved model is missing, truncated, corrupted or not a skafa model."""
+
+
+# --- labels and parameters in JSON ----------------------------------------------------------
+
+
+def encode_labels(classes):
+    """``classes_`` as ``{"dtype": ..., "values": [...]}``, exact for str, int, bool and float labels."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind not in LABEL_KINDS:
+        raise TypeError(
+            f"Labels of dtype {classes.dtype} cannot be saved in the safe format (str, int, bool and float "
+            "labels can); pickle the classifier instead."
+        )
+    values = [v.item() if isinstance(v, np.generic) else v for v in classes.tolist()]
+    bad = sorted({type(v).__name__ for v in values if not isinstance(v, (str, int, float, bool))})
+    if bad:
+        raise TypeError(
+            f"Labels of type {', '.join(bad)} cannot be saved in the safe format (str, int, bool and float "
+            "labels can); pickle the classifier instead."
+        )
+    return {"dtype": classes.dtype.str, "values": values}
+
+
+def decode_labels(encoded):
+    dtype = np.dtype(encoded["dtype"])
+    if dtype.kind not in LABEL_KINDS:
+        raise ModelFileError(f"classes have the unsupported dtype {dtype}.")
+    if dtype.kind == "O":
+        classes = np.empty(len(encoded["values"]), dtype=object)
+        classes[:] = encoded["values"]
+        return classes
+    return np.array(encoded["values"], dtype=dtype)
+
+
+def _json_params(clf):
+    params = clf.get_params(deep=False)
+    # Callbacks are training-time objects (not part of a model to score with); a loaded model has none.
+    params["callbacks"] = None
+    params["backbone"] = os.fspath(params["backbone"])
+    if hasattr(params["afa"], "get_params"):
+        params["afa"] = {"AFAOptions": params["afa"].get_params()}
+    if isinstance(params["random_state"], np.random.RandomState):
+        # A generator's state is no parameter of a model to score with; the loaded one is unseeded.
+        params["random_state"] = None
+    if isinstance(params["class_weight"], dict):
+        labels = encode_labels(np.array(list(params["class_weight"]), dtype=object))["values"]
+        params["class_weight"] = {"pairs": [[k, float(w)] for k, w in zip(labels, params["class_weight"].values())]}
+    for name, value in params.items():
+        if isinstance(value, np.generic):
+            params[name] = value.item()
+        elif not isinstance(params[name], (str, int, float, bool, dict, type(None))):
+            raise TypeError(f"Parameter {name}={value!r} cannot be saved in JSON; pickle the classifier instead.")
+    return params
+
+
+# Fitted attributes the folder holds in files of their own (or, for the history, not at all).
+# The device is the loader's.
+_FITTED_ELSEWHERE = {"classes_", "tokenizer_", "net_", "history_", "device_"}
+
+
+def _encode_fitted(clf):
+    """The other fitted attributes (n_epochs_, word_counts_, ...) as JSON values.
+
+    Numbers and strings are stored as they are, Counters with their type; any other type is an
+    error, so that no fitted attribute is silently lost.
+    """
+    encoded = {}
+    for name, value in vars(clf).items():
+        if not name.endswith("_") or name.startswith("_") or name in _FITTED_ELSEWHERE:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, Counter) and all(isinstance(k, str) for k in value):
+            encoded[name] = {"Counter": dict(value)}
+        elif isinstance(value, (int, float, str, bool)):
+            encoded[name] = value
+        else:
+            raise TypeError(
+                f"The fitted attribute {name} ({type(value).__name__}) cannot be saved in the safe format; "
+                "pickle the classifier instead."
+            )
+    return encoded
+
+
+def _decode_fitted(fitted, where):
+    decoded = {}
+    for name, value in fitted.items():
+        if isinstance(value, dict) and set(value) == {"Counter"} and isinstance(value["Counter"], dict):
+            value = Counter(value["Counter"])
+        if not name.endswith("_") or name in _FITTED_ELSEWHERE or not isinstance(value, (int, float, str, bool, Counter)):
+            raise ModelFileError(f"{where} has an invalid fitted attribute {name!r}.")
+        decoded[name] = value
+    return decoded
+
+
+# --- the safe folder format -----------------------------------------------------------------
+
+
+def _digest(path):
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _file_table(folder):
+    return {
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": _digest(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def save(clf, path, *, overwrite=False):
+    """Write a fitted classifier to the folder ``path`` in the safe format.
+
+    The folder is written next to ``path`` under a temporary name and renamed when complete, so
+    an interrupted save leaves no half-written model at ``path``. Used by
+    :meth:`AFASentimentClassifier.save <skafa.AFASentimentClassifier.save>`.
+
+    Parameters
+    ----------
+    clf : AFASentimentClassifier
+        A fitted classifier (not a quantised copy).
+    path : str or path-like
+        Folder to create.
+    overwrite : bool, default=False
+        Replace an existing skafa model folder at ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+    """
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        if not (path / CONFIG_FILE).is_file():
+            raise FileExistsError(f"{path} exists and is not a skafa model folder; it is not overwritten.")
+    module = clf.net_.module_
+    if not isinstance(module.head, torch.nn.Linear):
+        raise TypeError("A quantised classifier cannot be saved; save the original and quantise after loading.")
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": version_stamp(),
+        "estimator": type(clf).__name__,
+        "params": _json_params(clf),
+        "classes": encode_labels(clf.classes_),
+        "fitted": _encode_fitted(clf),
+        "module": {
+            "n_classes": module.head.out_features,
+            "attention_layer": module.attention_layer,
+            "dropout": module.dropout.p,
+            "architecture": type(module.backbone).__name__,
+        },
+    }
+    with atomic_path(path, folder=True) as staging:
+        save_model(module, str(staging / WEIGHTS_FILE))
+        module.backbone.config.save_pretrained(staging / BACKBONE_DIR)
+        clf.tokenizer_.save_pretrained(staging / TOKENIZER_DIR)
+        config["files"] = _file_table(staging)
+        # skafa.json is written last: a folder without it is never a loadable model.
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    return path
+
+
+def _read_config(folder):
+    config_path = folder / CONFIG_FILE
+    if not folder.is_dir():
+        raise ModelFileError(f"{folder} is not a folder; a safe-format skafa model is a folder written by save().")
+    if not config_path.is_file():
+        raise ModelFileError(f"{folder} is not a skafa model folder: it has no {CONFIG_FILE}.")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{config_path} is corrupted or truncated ({exc}).") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{config_path} is not a skafa model description.")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was written in skafa model format {config['format_version']}, newer than this skafa "
+            f"reads ({FORMAT_VERSION}); upgrade skafa to load it."
+        )
+    missing = [key for key in ("params", "classes", "module", "files", "versions") if key not in config]
+    if missing:
+        raise ModelFileError(f"{config_path} is incomplete: it lacks {missing}.")
+    return config
+
+
+def _verify_files(folder, files):
+    for name, expected in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise ModelFileError(f"{folder} is incomplete: {name} is missing.")
+        size = file.stat().st_size
+        if size != expected["bytes"]:
+            raise ModelFileError(
+                f"{file} is truncated or altered: {size} bytes instead of the {expected['bytes']} it was saved with."
+            )
+        if _digest(file) != expected["sha256"]:
+            raise ModelFileError(f"{file} is corrupted: its checksum differs from the one it was saved with.")
+
+
+
+
+@dataclass
+class SavedModel:
+    """What a model folder holds, checked and loaded, before it becomes a classifier again."""
+
+    folder: Path
+    estimator: str
+    params: dict
+    classes: np.ndarray
+    fitted: dict
+    module: TextClassifier
+    tokenizer: object
+
+
+def read(path):
+    """Check every file of the folder ``path`` and load its parts, without running code from it.
+
+    Reads only ``skafa.json``, ``model.safetensors``, the backbone's ``config.json`` and the
+    tokenizer files, after checking every file's size and checksum; nothing is unpickled and no
+    remote code is trusted. The module is on the CPU, in eval mode.
+
+    Returns
+    -------
+    SavedModel
+
+    Raises
+    ------
+    ModelFileError
+        The folder is not a skafa model, or a file is missing, truncated or corrupted.
+    """
+    folder = Path(path)
+    config = _read_config(folder)
+    check_version_stamp(config["versions"], f"The model in {folder}")
+    _verify_files(folder, config["files"])
+    try:
+        params = config["params"]
+        if not isinstance(params, dict):
+            raise TypeError("params is not a JSON object")
+        classes = decode_labels(config["classes"])
+        module_config = config["module"]
+        backbone_config = AutoConfig.from_pretrained(folder / BACKBONE_DIR, local_files_only=True, trust_remote_code=False)
+        module = TextClassifier(
+            params.get("backbone", ""),
+            module_config["n_classes"],
+            attention_layer=module_config["attention_layer"],
+            dropout=module_config["dropout"],
+            config=backbone_config,
+        )
+        load_model(module, str(folder / WEIGHTS_FILE), strict=True)
+        tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = {label: weight for label, weight in params["class_weight"]["pairs"]}
+    except (KeyError, TypeError, ValueError, OSError, RuntimeError, SafetensorError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{folder} could not be loaded: {exc.__class__.__name__}: {exc}") from exc
+    fitted = _decode_fitted(config.get("fitted", {}), folder / CONFIG_FILE)
+    if len(classes) != module.head.out_features:
+        raise ModelFileError(f"{folder} has {len(classes)} classes but a head with {module.head.out_features} outputs.")
+    module.eval()
+    return SavedModel(folder, config.get("estimator"), params, classes, fitted, module, tokenizer)

@@ -1,0 +1,209 @@
+"""How a fit is set up from the estimator's parameters: data splits, schedule, the net and its callbacks.
+
+The estimator (:mod:`skafa.estimator`) decides *what* to train; this module turns its parameters
+into an :class:`~skafa.net.AFANet` and carries training state across ``warm_start`` and
+``partial_fit`` calls.
+"""
+
+import copy
+import os
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
+from skorch.helper import predefined_split
+from skorch.history import History
+
+from .backbone import TextClassifier
+from .callbacks import EpochSnapshot, LinearWarmupDecay, ResumableCheckpoint, StepSchedule, constant_schedule
+from .net import AFAConfig, AFANet, WeightedCrossEntropy
+from .params import afa_options
+from .text import LengthBucketBatchSampler
+
+CHECKPOINT_FILE = "skafa-checkpoint.pt"
+
+# Parameters fixed when the model is built: a warm-started or partial fit that changes one is refused.
+# Every other parameter (lr, batch_size, afa_weight, max_grad_norm, ...) applies to later calls.
+STRUCTURAL_PARAMS = (
+    "backbone",
+    "attention_layer",
+    "afa",
+    "afa__reward",
+    "afa__discriminator_features",
+    "afa__discriminator_hidden",
+    "afa__paired_discriminator",
+)
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``; others are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but no CUDA GPU is available; use 'auto' or 'cpu'.")
+    return str(resolved)
+
+
+def structure(params):
+    """The values of the structural parameters in ``params`` (a ``get_params`` dict), defaults filled in."""
+    values = {name: params[name] for name in ("backbone", "attention_layer")}
+    values["afa"] = bool(params["afa"])
+    values.update({"afa__" + k: v for k, v in afa_options(params["afa"]).items()})
+    return {name: values[name] for name in STRUCTURAL_PARAMS}
+
+
+def check_same_structure(built, params):
+    """Refuse to continue training when a parameter fixed at build time has changed since."""
+    now = structure(params)
+    changed = [f"{name}: {built[name]!r} -> {now[name]!r}" for name in STRUCTURAL_PARAMS if built[name] != now[name]]
+    if changed:
+        raise ValueError(
+            f"Cannot continue training: these parameters fix the model's structure and changed since it was "
+            f"built ({'; '.join(changed)}). Set them back, or fit anew with warm_start=False."
+        )
+
+
+def split(dataset, y_encoded, fraction, random_state):
+    """The training set and, when ``fraction`` is set, a stratified held-out validation set."""
+    if fraction is None:
+        return dataset, None
+    train_idx, valid_idx = train_test_split(
+        np.arange(len(dataset)), test_size=fraction, stratify=y_encoded, random_state=random_state
+    )
+    return dataset.take(train_idx), dataset.take(valid_idx)
+
+
+def n_steps(train_set, epochs, params):
+    """Optimizer steps of ``epochs`` passes over ``train_set`` with the batching ``params`` ask for."""
+    sampler = LengthBucketBatchSampler(train_set.lengths, params["batch_size"], params["max_batch_tokens"])
+    return epochs * len(sampler)
+
+
+def schedule(steps, params, *, partial, offset):
+    """The learning-rate factor per step: constant for ``partial_fit``, else warm-up then decay."""
+    if partial:
+        return constant_schedule
+    return LinearWarmupDecay(steps, round(params["warmup_ratio"] * steps), offset=offset)
+
+
+def afa_config(params, tokenizer, start_step):
+    """The :class:`~skafa.net.AFAConfig` of ``params``, or None for plain fine-tuning."""
+    if not params["afa"]:
+        return None
+    options = afa_options(params["afa"])
+    return AFAConfig(
+        mask_ratio=params["mask_ratio"],
+        weight=params["afa_weight"],
+        temperature=options["temperature"],
+        n_samples=options["n_samples"],
+        start_step=start_step,
+        mask_token_id=mask_token_id(params, tokenizer),
+        features=options["discriminator_features"],
+        policy=options["policy"],
+        reward=options["reward"],
+        paired_discriminator=options["paired_discriminator"],
+        probe_dropout=options["probe_dropout"],
+        normalize_advantages=options["normalize_advantages"],
+    )
+
+
+def mask_token_id(params, tokenizer):
+    """The token that hides a word, or None to hide it from the attention mask instead."""
+    return tokenizer.mask_token_id if params["mask_mode"] == "token" else None
+
+
+def build_net(
+    params, *, tokenizer, n_classes, device, schedule, afa, class_weight, train_split, checkpoint=(None, None), module=None
+):
+    """An :class:`~skafa.net.AFANet` (not yet initialised) for the estimator parameters ``params``.
+
+    ``checkpoint`` is the ``(path, fingerprint)`` of :class:`~skafa.callbacks.ResumableCheckpoint`;
+    ``module`` reuses an existing classifier module (a continued fit) instead of loading the
+    backbone again.
+    """
+    callbacks = [
+        ("schedule", StepSchedule(schedule)),
+        # Before the snapshot: a resumed checkpoint is the state the snapshot must fall back to.
+        ("checkpoint", ResumableCheckpoint(*checkpoint)),
+        ("snapshot", EpochSnapshot()),
+        ("grad_clip", GradientNormClipping(gradient_clip_value=params["max_grad_norm"])),
+    ]
+    if params["early_stopping"]:
+        callbacks.append(("early_stopping", EarlyStopping(patience=params["n_iter_no_change"], load_best=True)))
+    if params["verbose"]:
+        callbacks.append(("progress", ProgressBar()))
+    # Clones: fitting must not change the callback objects the user passed as a parameter.
+    callbacks += [copy.deepcopy(cb) for cb in params["callbacks"] or []]
+    module_params = {}
+    if module is None:
+        module, module_params = TextClassifier, {
+            "module__backbone": params["backbone"],
+            "module__n_classes": n_classes,
+            "module__attention_layer": params["attention_layer"],
+        }
+    # Routed only when a discriminator exists: skorch refuses parameters of unknown modules.
+    discriminator_params = {}
+    if afa is not None and afa.reward == "discriminator":
+        options = afa_options(params["afa"])
+        discriminator_params = {
+            "discriminator__hidden": options["discriminator_hidden"],
+            "discriminator_optimizer__lr": options["discriminator_lr"],
+        }
+    return AFANet(
+        module,
+        **module_params,
+        criterion=WeightedCrossEntropy,
+        criterion__class_weight=class_weight,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=params["weight_decay"],
+        lr=params["lr"],
+        max_epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        train_split=None if train_split is None else predefined_split(train_split),
+        callbacks=callbacks,
+        predict_nonlinearity=None,
+        afa_config=afa,
+        pad_token_id=tokenizer.pad_token_id,
+        max_batch_tokens=params["max_batch_tokens"],
+        autocast_dtype=torch.bfloat16 if params["mixed_precision"] and device.startswith("cuda") else None,
+        token_dropout=params["token_dropout"],
+        mask_token_id=mask_token_id(params, tokenizer),
+        **discriminator_params,
+        device=device,
+        verbose=params["verbose"],
+    )
+
+
+def carry_training_state(old, new):
+    """Move the training state of a fitted net into a freshly initialised one built on its module.
+
+    The discriminator's weights, both optimizers' moments, the history, the step counter and the
+    reward baseline carry over; the optimizers' hyper-parameters (learning rates, weight decay)
+    are the new net's, so changed parameters apply.
+    """
+    if hasattr(old, "discriminator_") and hasattr(new, "discriminator_"):
+        new.discriminator_.load_state_dict(old.discriminator_.state_dict())
+    for name in new._optimizers:
+        if not hasattr(old, name + "_"):
+            continue
+        optimizer = getattr(new, name + "_")
+        settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+        optimizer.load_state_dict(getattr(old, name + "_").state_dict())
+        for group, setting in zip(optimizer.param_groups, settings):
+            group.update(setting)
+    new.history = History(copy.deepcopy(old.history.to_list()))
+    new.steps_ = old.steps_
+    new.reward_baseline_ = old.reward_baseline_
+
+
+def checkpoint_path(checkpoint_dir):
+    """The checkpoint file in ``checkpoint_dir`` (created), or None without one."""
+    if checkpoint_dir is None:
+        return None
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    return os.path.join(checkpoint_dir, CHECKPOINT_FILE)
