@@ -1,9 +1,12 @@
-"""Long texts (IMDB: truncation vs sliding windows) and multi-class data (SST-5, TweetEval).
+"""Long texts (IMDB: truncation vs sliding windows), multi-class data (SST-5, TweetEval), and how
+much of a Chinese corpus (ChnSentiCorp) the default backbone's English vocabulary knows.
 
     python benchmarks/realworld.py --data-root ../shared/datasets --out docs/_static/realworld
+    python benchmarks/realworld.py --only chinese     # tokenisation only: seconds, no training
 
-Writes ``long_texts.csv`` and ``multiclass.csv`` (and JSON with the command, versions, device and
-date). Sizes are fixed subsets, stated in the files; ``--quick`` shrinks everything for a smoke run.
+Writes ``long_texts.csv``, ``multiclass.csv`` and ``chinese_vocabulary.csv`` (and JSON with the
+command, versions, device and date). Sizes are fixed subsets, stated in the files; ``--quick``
+shrinks everything for a smoke run.
 """
 
 import argparse
@@ -18,6 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 import skafa
 from skafa import AFASentimentClassifier
+from skafa.backbone import DEFAULT_BACKBONE, load_tokenizer
 
 
 def read(root, name, split):
@@ -85,6 +89,31 @@ def multiclass(args):
     return pd.DataFrame(rows), {"multiclass_train": args.multiclass_train, "multiclass_test": args.multiclass_test}
 
 
+def chinese_vocabulary(args):
+    """Share of ChnSentiCorp's word pieces that the default tokenizer maps to its unknown token.
+
+    Counts content tokens only (no [CLS]/[SEP]), over every text of every split, once without
+    truncation and once within the classifier's default 128 tokens.
+    """
+    tokenizer = load_tokenizer(DEFAULT_BACKBONE)
+    unk, special = tokenizer.unk_token_id, set(tokenizer.all_special_ids)
+    rows = []
+    for split in ("train", "dev", "test"):
+        texts = read(args.data_root, "chnsenticorp", split).text.tolist()
+        if args.quick:
+            texts = texts[:100]
+        for max_length in (None, 128):
+            ids = tokenizer(texts, truncation=max_length is not None, max_length=max_length)["input_ids"]
+            content = [i for row in ids for i in row if i not in special or i == unk]
+            rows.append({
+                "split": split, "texts": len(texts), "max_length": max_length or "none",
+                "content_tokens": len(content), "unk_tokens": sum(i == unk for i in content),
+                "unk_share": sum(i == unk for i in content) / len(content),
+            })
+            print(rows[-1], flush=True)
+    return pd.DataFrame(rows), {"backbone": DEFAULT_BACKBONE, "tokenizer_vocab_size": tokenizer.vocab_size}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/datasets")
@@ -97,7 +126,7 @@ def main():
     parser.add_argument("--tweet-test", type=int, default=4000)
     parser.add_argument("--multiclass-train", type=int, default=None, help="random training subset per dataset")
     parser.add_argument("--multiclass-test", type=int, default=None, help="random test subset per dataset")
-    parser.add_argument("--only", choices=["long", "multiclass"], default=None)
+    parser.add_argument("--only", choices=["long", "multiclass", "chinese"], default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     args = parser.parse_args()
     if args.quick:
@@ -111,7 +140,7 @@ def main():
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "date": time.strftime("%Y-%m-%d"),
     }
-    for name, job in (("long_texts", long_texts), ("multiclass", multiclass)):
+    for name, job in (("long_texts", long_texts), ("multiclass", multiclass), ("chinese_vocabulary", chinese_vocabulary)):
         if args.only and not name.startswith(args.only):
             continue
         frame, sizes = job(args)

@@ -13,8 +13,12 @@ One run, one machine, one process for (a)-(c) and the same batch size and max le
 Also reports the size of the saved artifacts next to the size of the backbone's weights.
 Writes ``scoring.csv``, ``artifacts.csv`` and ``scoring.json`` to ``--out``.
 
+``--sizes-only`` fits the classifier, measures the saved artifacts alone and writes them to
+``sizes.csv`` and ``sizes.json`` instead (no scoring; the full run's files are left alone).
+
     python benchmarks/scoring.py                      # full run (the docs' numbers)
     python benchmarks/scoring.py --quick --out /tmp/q # minutes-long smoke run, small sizes
+    python benchmarks/scoring.py --sizes-only --n-train 500   # saved sizes only, about a minute on a CPU
 """
 
 import argparse
@@ -53,6 +57,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes-only", action="store_true", help="measure the saved artifacts only: sizes.csv, sizes.json")
     for name, value in FULL.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {value} (quick: {QUICK[name]})")
     args = parser.parse_args(argv)
@@ -153,6 +158,25 @@ def folder_bytes(folder):
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
+def artifact_sizes(clf, model_dir, full_pickle):
+    """Sizes of the saved forms of ``clf`` (MB and relative to the backbone's float32 weights)."""
+    backbone_bytes = sum(t.numel() * t.element_size() for k, t in clf.net_.module_.state_dict().items() if k.startswith("backbone."))
+    artifacts = [
+        ("backbone weights alone (float32)", backbone_bytes),
+        ("pickle, default (trimmed for prediction)", len(pickle.dumps(clf))),
+        ("pickle, keep_training_state=True", full_pickle),
+        ("safe folder (clf.save), all files", folder_bytes(model_dir)),
+        ("safe folder: model.safetensors", (model_dir / "model.safetensors").stat().st_size),
+    ]
+    return pd.DataFrame(
+        [
+            {"artifact": name, "MB": size / 1e6, "vs_backbone_weights": size / backbone_bytes}
+            for name, size in artifacts
+            if size is not None
+        ]
+    )
+
+
 def main(argv=None):
     args = parse_args(argv)
     from transformers import pipeline
@@ -180,22 +204,24 @@ def main(argv=None):
         clf.set_params(keep_training_state=False)
     clf.set_params(max_length=args.max_length)
     model_dir = clf.save(work / "model")
-
-    backbone_bytes = sum(t.numel() * t.element_size() for k, t in clf.net_.module_.state_dict().items() if k.startswith("backbone."))
-    artifacts = [
-        ("backbone weights alone (float32)", backbone_bytes),
-        ("pickle, default (trimmed for prediction)", len(pickle.dumps(clf))),
-        ("pickle, keep_training_state=True", full_pickle),
-        ("safe folder (clf.save), all files", folder_bytes(model_dir)),
-        ("safe folder: model.safetensors", (model_dir / "model.safetensors").stat().st_size),
-    ]
-    artifacts = pd.DataFrame(
-        [
-            {"artifact": name, "MB": size / 1e6, "vs_backbone_weights": size / backbone_bytes}
-            for name, size in artifacts
-            if size is not None
-        ]
-    )
+    artifacts = artifact_sizes(clf, model_dir, full_pickle)
+    if args.sizes_only:
+        meta = {
+            "command": "python benchmarks/scoring.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "data": str(data),
+            "n_train": None if args.model else len(train),
+            "epochs": None if args.model else args.epochs,
+            "backbone": clf.backbone,
+            "word_counts_pickled_bytes": len(pickle.dumps(getattr(clf, "word_counts_", None))),
+            "skafa": skafa.__version__,
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "date": time.strftime("%Y-%m-%d"),
+        }
+        (out / "sizes.json").write_text(json.dumps({"meta": meta, "artifacts": artifacts.to_dict("records")}, indent=2))
+        artifacts.round(3).to_csv(out / "sizes.csv", index=False)
+        print(artifacts.round(3).to_string(index=False))
+        return None, artifacts, meta
 
     warm = texts[:64]
     plain = scoring_copy(clf, batch_size=args.batch_size)
