@@ -258,3 +258,13 @@ def test_bad_input_is_a_clear_error_in_fit_and_transform(clf, X, error, match):
 def test_transform_before_fit_raises_not_fitted(clf):
     with pytest.raises(NotFittedError):
         AttentionReport(clf).transform(["a text"])
+
+
+def test_the_report_follows_the_classifiers_empty_text_policy(params, toy_data):
+    X, y = toy_data
+    strict = AFASentimentClassifier(**params).fit(X, y)
+    with pytest.raises(ValueError, match="on_empty_text='model'"):
+        AttentionReport(strict, prefit=True).fit(X).transform(["", X[0]])
+    lenient = clone(strict).set_params(on_empty_text="model").fit(X, y)
+    table = AttentionReport(lenient, prefit=True).fit(X).transform(["", X[0]])
+    assert len(table) == 2 and table["top1_word"].isna().tolist() == [True, False]

@@ -184,3 +184,23 @@ def test_works_after_a_text_preprocessing_step_is_not_required():
     pipe = Pipeline([("tfidf", TfidfVectorizer()), ("clf", AFASentimentClassifier(verbose=0))])
     with pytest.raises(TypeError, match="must be a sequence of texts|must contain only strings"):
         pipe.fit(["good", "bad"], [1, 0])
+
+
+def test_a_continuous_target_is_refused_not_turned_into_classes(fast_params, toy_data):
+    X, _ = toy_data
+    y = np.linspace(0.0, 1.0, len(X))
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        AFASentimentClassifier(**fast_params).fit(X, y)
+
+
+def test_random_state_accepts_a_random_state_instance(fast_params, toy_data):
+    X, y = toy_data
+    params = {**fast_params, "validation_fraction": 0.25}
+    a = AFASentimentClassifier(**{**params, "random_state": np.random.RandomState(7)}).fit(X, y)
+    b = AFASentimentClassifier(**{**params, "random_state": np.random.RandomState(7)}).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+    # One generator, two fits: the second draws another seed, so another model.
+    shared = np.random.RandomState(7)
+    c = AFASentimentClassifier(**{**params, "random_state": shared}).fit(X, y)
+    d = AFASentimentClassifier(**{**params, "random_state": shared}).fit(X, y)
+    assert not np.allclose(c.predict_proba(X), d.predict_proba(X), atol=1e-6)

@@ -213,3 +213,16 @@ def test_fit_does_not_warn_about_long_sequences(fast_params):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         AFASentimentClassifier(**fast_params).fit(X, [0, 1]).predict(X)
+
+
+@pytest.mark.parametrize("max_tokens", [None, 300])
+def test_sampler_length_is_the_number_of_batches_it_yields(max_tokens):
+    """The schedule and the AFA warm-up count steps with len(sampler): it must be exact, epoch after epoch."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(4, 120, size=2500)
+    sampler = LengthBucketBatchSampler(lengths, batch_size=16, max_tokens=max_tokens)
+    torch.manual_seed(0)
+    for _ in range(3):
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
