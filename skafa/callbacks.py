@@ -167,6 +167,7 @@ class ResumableCheckpoint(Callback):
             "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
             "steps": net.steps_,
             "reward_baseline": net.reward_baseline_,
+            "disc_skill": net.disc_skill_,
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
@@ -187,6 +188,7 @@ def _restore(net, state):
     net.history = History(copy.deepcopy(state["history"]))
     net.steps_ = state["steps"]
     net.reward_baseline_ = state["reward_baseline"]
+    net.disc_skill_ = state["disc_skill"]
     torch.set_rng_state(state["rng"])
     if state["cuda_rng"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])

@@ -14,6 +14,7 @@ from .afa import (
     Discriminator,
     advantages,
     apply_masks,
+    explore,
     discriminator_features,
     discriminator_inputs,
     discriminator_loss,
@@ -24,12 +25,14 @@ from .afa import (
     masking_probabilities,
     policy_gradient_loss,
     sample_masks,
+    standardize,
     uniform_probabilities,
 )
 from .backbone import ClassifierOutput
 from .text import LengthBucketBatchSampler, PadCollator
 
-AFA_METRICS = ("afa_reward", "disc_acc", "pg_loss")
+# Per-epoch columns of an AFA fit (the method page of the docs says how to read them).
+AFA_METRICS = ("afa_reward", "pg_loss", "reward_std", "mask_flip", "mask_dp", "reward_dp_corr")
 
 
 @dataclass
@@ -53,10 +56,20 @@ class AFAConfig:
         Token that replaces masked tokens; None removes them from the attention mask instead.
     features : {"proba", "hidden", "both"}
         What the discriminator reads.
-    policy : {"attention", "random"}
+    policy : {"attention", "direct", "random"}
+        "attention" masks in proportion to the complement of attention and rewards masks that go
+        unnoticed; "direct" masks in proportion to attention and rewards masks that are noticed;
         "random" masks uniformly at the same rate (ablation: no gradient reaches attention).
-    reward : {"discriminator", "kl"}
-        "kl" uses the fixed reward -KL(p(x) || p(x~)) and no discriminator (ablation).
+    reward : {"discriminator", "kl", "handover"}
+        "kl" uses the fixed reward -KL(p(x) || p(x~)) and no discriminator; "handover" mixes the
+        standardised KL and discriminator rewards, the discriminator's share growing with its
+        measured skill ``max(0, 2 * accuracy - 1)``.
+    exploration : float
+        Share of uniform masking mixed into the policy.
+    skill_scaling : bool
+        Scale lambda by the discriminator's measured skill ``max(0, 2 * accuracy - 1)``.
+    lexicon_ids : tuple of int or None
+        Token ids of sentiment-lexicon words, for the ``mask_lexicon`` diagnostic.
     paired_discriminator : bool
         The discriminator reads an original's response next to a masked copy's and says which of
         the two is masked (True), instead of judging one response alone (False).
@@ -82,7 +95,15 @@ class AFAConfig:
     paired_discriminator: bool = False
     probe_dropout: bool = False
     normalize_advantages: bool = True
+    exploration: float = 0.0
+    skill_scaling: bool = False
+    lexicon_ids: tuple | None = None
     baseline_decay: float = 0.9
+    skill_decay: float = 0.9
+
+    @property
+    def uses_discriminator(self):
+        return self.reward in ("discriminator", "handover")
 
 
 class WeightedCrossEntropy(torch.nn.Module):
@@ -150,12 +171,14 @@ class AFANet(NeuralNet):
 
     @property
     def _uses_discriminator(self):
-        return self.afa_config is not None and self.afa_config.reward == "discriminator"
+        return self.afa_config is not None and self.afa_config.uses_discriminator
 
     def initialize_module(self):
         super().initialize_module()
         self.steps_ = 0
         self.reward_baseline_ = None
+        # Running accuracy of the discriminator on batches before it learns from them (0.5: chance).
+        self.disc_skill_ = 0.5
         if self._uses_discriminator:
             n_classes = self.module_.head.out_features
             in_features = feature_size(
@@ -179,7 +202,11 @@ class AFANet(NeuralNet):
     def get_default_callbacks(self):
         callbacks = list(super().get_default_callbacks())
         if self.afa_config is not None:
-            metrics = AFA_METRICS if self._uses_discriminator else ("afa_reward", "pg_loss")
+            cfg = self.afa_config
+            metrics = list(AFA_METRICS)
+            metrics += ["disc_acc"] if self._uses_discriminator else []
+            metrics += ["mask_lexicon"] if cfg.lexicon_ids else []
+            metrics += ["afa_lambda"] if cfg.skill_scaling else []
             callbacks += [
                 (name, PassthroughScoring(name=name, on_train=True, lower_is_better=False)) for name in metrics
             ]
@@ -259,10 +286,20 @@ class AFANet(NeuralNet):
             out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
             loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
             loss_pg = self.afa_loss(Xi, out)
-        weight = self.afa_config.weight if self.steps_ >= self.afa_config.start_step else 0.0
-        loss = loss_ce + weight * loss_pg
+        loss = loss_ce + self.afa_weight_now() * loss_pg
         loss.backward()
         return {"loss": loss, "y_pred": out.logits}
+
+    def afa_weight_now(self):
+        """lambda for this step: 0 during the warm-up, scaled by the discriminator's skill if asked."""
+        cfg = self.afa_config
+        if self.steps_ < cfg.start_step:
+            return 0.0
+        if not cfg.skill_scaling:
+            return cfg.weight
+        weight = cfg.weight * max(0.0, 2 * self.disc_skill_ - 1)
+        self.history.record_batch("afa_lambda", weight)
+        return weight
 
     def afa_loss(self, X, out):
         """The policy-gradient term for one batch; also updates the discriminator.
@@ -274,6 +311,7 @@ class AFANet(NeuralNet):
         masks, probs = self.draw_masks(X, out)
         original, masked = self.probe(X, masks, out)
         rewards = self.rewards(original, masked)
+        self.record_diagnostics(X, masks, original, masked, rewards)
         loss_pg = policy_gradient_loss(self.advantages(rewards), mask_log_prob(masks, probs, X["content_mask"]))
         self.history.record_batch("afa_reward", float(rewards.mean()))
         self.history.record_batch("pg_loss", loss_pg.item())
@@ -282,10 +320,12 @@ class AFANet(NeuralNet):
     def draw_masks(self, X, out):
         """K masks per text from the policy, and the masking probabilities they were drawn from."""
         cfg, content = self.afa_config, X["content_mask"]
-        if cfg.policy == "attention":
-            probs = masking_probabilities(out.attention, content, cfg.mask_ratio, cfg.temperature)
-        else:
+        if cfg.policy == "random":
             probs = uniform_probabilities(content, cfg.mask_ratio)
+        else:
+            direct = cfg.policy == "direct"
+            probs = masking_probabilities(out.attention, content, cfg.mask_ratio, cfg.temperature, direct=direct)
+            probs = explore(probs, content, cfg.mask_ratio, cfg.exploration)
         return sample_masks(probs, content, cfg.n_samples), probs
 
     def probe(self, X, masks, out):
@@ -317,18 +357,59 @@ class AFANet(NeuralNet):
         return ClassifierOutput(both.logits[:n], both.pooled[:n]), ClassifierOutput(both.logits[n:], both.pooled[n:])
 
     def rewards(self, original, masked):
-        """One reward per mask, shape (batch, K): the discriminator's verdict or the fixed KL reward."""
+        """One reward per mask, shape (batch, K), high for the masks the policy should draw more.
+
+        With the complement policy that is a mask that goes unnoticed (the discriminator is
+        fooled, or the prediction barely moves); with ``policy="direct"`` the sign turns, and a
+        mask that is noticed earns the reward.
+        """
         cfg = self.afa_config
         proba = torch.softmax(original.logits.detach().float(), dim=-1)
         masked_proba = torch.softmax(masked.logits.float(), dim=-1)
+        if cfg.reward != "discriminator":
+            fixed = kl_reward(proba, masked_proba)
+        if cfg.uses_discriminator:
+            negatives, positives = discriminator_inputs(
+                discriminator_features(proba, original.pooled, cfg.features),
+                discriminator_features(masked_proba, masked.pooled, cfg.features),
+                pair=cfg.paired_discriminator,
+            )
+            learned = self.discriminator_step(negatives, positives)
         if cfg.reward == "kl":
-            return kl_reward(proba, masked_proba).view(-1, cfg.n_samples)
-        negatives, positives = discriminator_inputs(
-            discriminator_features(proba, original.pooled, cfg.features),
-            discriminator_features(masked_proba, masked.pooled, cfg.features),
-            pair=cfg.paired_discriminator,
-        )
-        return self.discriminator_step(negatives, positives).view(-1, cfg.n_samples)
+            rewards = fixed
+        elif cfg.reward == "discriminator":
+            rewards = learned
+        else:
+            share = max(0.0, 2 * self.disc_skill_ - 1)
+            rewards = (1 - share) * standardize(fixed) + share * standardize(learned)
+        if cfg.policy == "direct":
+            rewards = -rewards
+        return rewards.view(-1, cfg.n_samples)
+
+    def record_diagnostics(self, X, masks, original, masked, rewards):
+        """Per-batch signals of whether the adversary carries information (history columns).
+
+        ``reward_std`` (spread of the rewards), ``mask_flip`` (share of masked copies whose
+        predicted class differs from the original's), ``mask_dp`` (mean total-variation distance
+        between the original's and the masked copy's probabilities: ``|p(x) - p(x~)|`` for two
+        classes), ``reward_dp_corr`` (correlation between a mask's reward and that distance) and,
+        with a lexicon, ``mask_lexicon`` (share of masks that hide at least one lexicon word).
+        """
+        k = self.afa_config.n_samples
+        proba = torch.softmax(original.logits.detach().float(), dim=-1).repeat_interleave(k, dim=0)
+        masked_proba = torch.softmax(masked.logits.detach().float(), dim=-1)
+        distance = 0.5 * (masked_proba - proba).abs().sum(dim=-1)
+        flat = rewards.detach().flatten().float()
+        record = self.history.record_batch
+        record("reward_std", float(flat.std()) if flat.numel() > 1 else 0.0)
+        record("mask_flip", float((masked_proba.argmax(-1) != proba.argmax(-1)).float().mean()))
+        record("mask_dp", float(distance.mean()))
+        both = torch.stack([flat, distance])
+        corr = torch.corrcoef(both)[0, 1] if flat.numel() > 1 else flat.new_tensor(float("nan"))
+        record("reward_dp_corr", float(corr) if torch.isfinite(corr) else 0.0)
+        if self.afa_config.lexicon_ids:
+            lexicon = torch.isin(X["input_ids"], torch.as_tensor(self.afa_config.lexicon_ids, device=masks.device))
+            record("mask_lexicon", float((masks & lexicon.unsqueeze(1)).any(dim=2).float().mean()))
 
     def discriminator_step(self, negatives, positives):
         """One update of the discriminator on detached features; rewards from the updated one.
@@ -345,6 +426,8 @@ class AFANet(NeuralNet):
         with torch.no_grad():
             rewards = discriminator_reward(self.discriminator_(positives))
         self.history.record_batch("disc_acc", accuracy)
+        decay = self.afa_config.skill_decay
+        self.disc_skill_ = decay * self.disc_skill_ + (1 - decay) * accuracy
         return rewards
 
     def advantages(self, rewards):

@@ -115,11 +115,15 @@ class AFAOptions(BaseEstimator):
     warmup : float, default=0.1
         Fraction of optimizer steps trained with cross-entropy only (the discriminator already
         learns).
-    policy : {"attention", "random"}, default="attention"
-        "random" masks uniformly at the same rate: an ablation in which no gradient reaches
-        attention.
-    reward : {"discriminator", "kl"}, default="discriminator"
-        "kl" replaces the discriminator by the fixed reward -KL(p(x) || p(masked x)).
+    policy : {"attention", "direct", "random"}, default="attention"
+        "attention" masks the words the classifier ignores (the complement of its attention) and
+        rewards masks that go unnoticed; "direct" masks the words it attends to and rewards masks
+        that are noticed, so attention is pushed onto the words whose removal matters; "random"
+        masks uniformly at the same rate: an ablation in which no gradient reaches attention.
+    reward : {"discriminator", "kl", "handover"}, default="discriminator"
+        "kl" replaces the discriminator by the fixed reward -KL(p(x) || p(masked x));
+        "handover" starts with the KL reward and hands over to the discriminator as its
+        measured accuracy rises (share ``max(0, 2 * accuracy - 1)``, both rewards standardised).
     discriminator_features : {"proba", "hidden", "both"}, default="proba"
         What the discriminator reads: class probabilities, the pooled representation, or both.
     discriminator_hidden : int, default=128
@@ -137,6 +141,13 @@ class AFAOptions(BaseEstimator):
     normalize_advantages : bool, default=True
         Scale the advantages to unit variance over the batch; False only centres them, so the
         policy-gradient term keeps the reward's scale.
+    exploration : float, default=0.0
+        Share of uniform masking mixed into the policy, so that some masks cover words the
+        policy would rarely pick.
+    skill_scaling : bool, default=False
+        Scale ``afa_weight`` by the discriminator's measured skill ``max(0, 2 * accuracy - 1)``
+        (a running mean of its accuracy on batches before it learns from them), so a
+        discriminator at chance sends no gradient.
     """
 
     def __init__(
@@ -152,6 +163,8 @@ class AFAOptions(BaseEstimator):
         paired_discriminator=False,
         probe_dropout=False,
         normalize_advantages=True,
+        exploration=0.0,
+        skill_scaling=False,
     ):
         self.temperature = temperature
         self.n_samples = n_samples
@@ -164,6 +177,8 @@ class AFAOptions(BaseEstimator):
         self.paired_discriminator = paired_discriminator
         self.probe_dropout = probe_dropout
         self.normalize_advantages = normalize_advantages
+        self.exploration = exploration
+        self.skill_scaling = skill_scaling
 
 
 # What each AFAOptions parameter accepts.
@@ -171,14 +186,16 @@ AFA_OPTION_CONSTRAINTS = {
     "temperature": _number(low=0, low_inclusive=False),
     "n_samples": _number(integer=True, low=1),
     "warmup": _number(low=0, high=1),
-    "policy": _choice("attention", "random"),
-    "reward": _choice("discriminator", "kl"),
+    "policy": _choice("attention", "direct", "random"),
+    "reward": _choice("discriminator", "kl", "handover"),
     "discriminator_features": _choice("proba", "hidden", "both"),
     "discriminator_hidden": _number(integer=True, low=1),
     "discriminator_lr": _number(low=0, low_inclusive=False),
     "paired_discriminator": check_bool,
     "probe_dropout": check_bool,
     "normalize_advantages": check_bool,
+    "exploration": _number(low=0, high=1, high_inclusive=False),
+    "skill_scaling": check_bool,
 }
 
 

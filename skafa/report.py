@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .faithfulness import deletion_faithfulness
 from .frequency import frequency_ranks
 from .inspection import attention_by_text
+from .lexicon import LEXICONS, load_lexicon
 from .validation import check_bool, check_number, check_texts
 from .viz import to_html
 
@@ -55,9 +56,10 @@ class AttentionReport(TransformerMixin, BaseEstimator):
     faithfulness : bool, default=False
         Add ``comprehensiveness`` and ``sufficiency`` of the ``top_k`` words (see
         :meth:`transform`); costs prediction on two edited copies of every text.
-    lexicon : iterable of str or None, default=None
-        Words of interest (for example a sentiment lexicon), compared lower-cased to the words of
-        the texts; adds the column ``lexicon_share``.
+    lexicon : {"vader", "afinn"}, iterable of str or None, default=None
+        Words of interest, compared lower-cased to the words of the texts; adds the column
+        ``lexicon_share``. "vader" and "afinn" name the sentiment lexicons of the PyPI packages
+        ``vadersentiment`` and ``afinn`` (``pip install "skafa[lexicon]"``).
     n_frequent : int, default=100
         How many of the most frequent words of the training texts count as frequent for
         ``frequent_share``.
@@ -116,8 +118,15 @@ class AttentionReport(TransformerMixin, BaseEstimator):
         check_number("n_frequent", self.n_frequent, low=1, integer=True)
         if self.lexicon is None:
             return None
-        if isinstance(self.lexicon, (str, bytes)):
-            raise TypeError("lexicon must be a collection of words, not a single string; wrap it in a list.")
+        if isinstance(self.lexicon, str):
+            if self.lexicon not in LEXICONS:
+                raise ValueError(
+                    f"lexicon={self.lexicon!r} is not a packaged lexicon ({sorted(LEXICONS)}); pass a collection "
+                    "of words to use your own."
+                )
+            return load_lexicon(self.lexicon)
+        if isinstance(self.lexicon, bytes):
+            raise TypeError("lexicon must be a collection of words or the name of a packaged lexicon.")
         lexicon = list(self.lexicon)
         if not lexicon or not all(isinstance(word, str) for word in lexicon):
             raise TypeError("lexicon must be a non-empty collection of strings.")

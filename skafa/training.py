@@ -16,6 +16,7 @@ from skorch.helper import predefined_split
 from skorch.history import History
 
 from .backbone import TextClassifier
+from .lexicon import lexicon_token_ids, load_lexicon
 from .callbacks import EpochSnapshot, LinearWarmupDecay, ResumableCheckpoint, StepSchedule, constant_schedule
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .params import afa_options
@@ -109,7 +110,18 @@ def afa_config(params, tokenizer, start_step):
         paired_discriminator=options["paired_discriminator"],
         probe_dropout=options["probe_dropout"],
         normalize_advantages=options["normalize_advantages"],
+        exploration=options["exploration"],
+        skill_scaling=options["skill_scaling"],
+        lexicon_ids=diagnostic_lexicon_ids(tokenizer),
     )
+
+
+def diagnostic_lexicon_ids(tokenizer):
+    """VADER's words as token ids for the ``mask_lexicon`` history column, or None without the package."""
+    try:
+        return tuple(lexicon_token_ids(tokenizer, load_lexicon("vader")))
+    except ImportError:
+        return None
 
 
 def mask_token_id(params, tokenizer):
@@ -148,7 +160,7 @@ def build_net(
         }
     # Routed only when a discriminator exists: skorch refuses parameters of unknown modules.
     discriminator_params = {}
-    if afa is not None and afa.reward == "discriminator":
+    if afa is not None and afa.uses_discriminator:
         options = afa_options(params["afa"])
         discriminator_params = {
             "discriminator__hidden": options["discriminator_hidden"],
@@ -199,6 +211,7 @@ def carry_training_state(old, new):
     new.history = History(copy.deepcopy(old.history.to_list()))
     new.steps_ = old.steps_
     new.reward_baseline_ = old.reward_baseline_
+    new.disc_skill_ = old.disc_skill_
 
 
 def checkpoint_path(checkpoint_dir):

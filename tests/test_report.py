@@ -99,6 +99,15 @@ def test_frequent_share_is_attention_on_the_most_frequent_training_words(clf, ne
     assert only_filler.frequent_share[0] == pytest.approx(1)
 
 
+def test_a_packaged_lexicon_is_taken_by_name(clf):
+    pytest.importorskip("vaderSentiment")
+    texts = ["a riveting film", "a good film"]
+    table = clf.attention_report(texts, lexicon="vader")
+    good = dict(clf.token_attention(texts)[1])["good"]
+    # "good" is a VADER word, "riveting", "a" and "film" are not.
+    assert table.lexicon_share.tolist() == pytest.approx([0.0, good])
+
+
 def test_lexicon_share_is_attention_on_lexicon_words_ignoring_case(clf, new_texts):
     table = clf.attention_report(new_texts, lexicon=["RIVETING", "Lackluster"])
     for share, words in zip(table.lexicon_share, clf.token_attention(new_texts)):
@@ -229,7 +238,7 @@ def test_a_classifier_without_attention_is_a_clear_error():
         ("top_k", 0, ValueError, "top_k"),
         ("n_frequent", 1.5, TypeError, "n_frequent"),
         ("faithfulness", "yes", TypeError, "faithfulness"),
-        ("lexicon", "good", TypeError, "single string"),
+        ("lexicon", "good", ValueError, "not a packaged lexicon"),
         ("lexicon", [1, 2], TypeError, "strings"),
     ],
 )

@@ -10,8 +10,8 @@ from .discriminator import (
     discriminator_loss,
     feature_size,
 )
-from .policy import apply_masks, mask_log_prob, masking_probabilities, sample_masks, uniform_probabilities
-from .reward import advantages, discriminator_reward, kl_reward, policy_gradient_loss
+from .policy import apply_masks, explore, mask_log_prob, masking_probabilities, sample_masks, uniform_probabilities
+from .reward import advantages, discriminator_reward, kl_reward, policy_gradient_loss, standardize
 
 __all__ = [
     "Discriminator",
@@ -21,11 +21,13 @@ __all__ = [
     "discriminator_inputs",
     "discriminator_loss",
     "discriminator_reward",
+    "explore",
     "feature_size",
     "kl_reward",
     "mask_log_prob",
     "masking_probabilities",
     "policy_gradient_loss",
     "sample_masks",
+    "standardize",
     "uniform_probabilities",
 ]

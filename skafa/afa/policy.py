@@ -10,12 +10,13 @@ import torch
 EPS = 1e-6
 
 
-def masking_probabilities(attention, content_mask, mask_ratio=0.15, temperature=1.0, eps=EPS):
+def masking_probabilities(attention, content_mask, mask_ratio=0.15, temperature=1.0, eps=EPS, direct=False):
     """Per-token masking probabilities ``p_i`` from attention ``alpha_i``.
 
     ``q = softmax_C(-log(alpha + eps) / temperature)`` puts most mass on the tokens the model
-    ignores; ``p = clip(k * q, eps, 1 - eps)`` with ``k = max(1, round(mask_ratio * n))`` makes
-    the expected number of masked tokens about ``k``.
+    ignores (with ``direct=True``, ``+log``: on the tokens it attends to);
+    ``p = clip(k * q, eps, 1 - eps)`` with ``k = max(1, round(mask_ratio * n))`` makes the
+    expected number of masked tokens about ``k``.
 
     Parameters
     ----------
@@ -29,6 +30,8 @@ def masking_probabilities(attention, content_mask, mask_ratio=0.15, temperature=
         Softmax temperature; large values flatten the policy towards uniform.
     eps : float
         Floor for attention and clip margin for probabilities.
+    direct : bool
+        Mask in proportion to attention instead of its complement.
 
     Returns
     -------
@@ -38,7 +41,7 @@ def masking_probabilities(attention, content_mask, mask_ratio=0.15, temperature=
     content_mask = content_mask.bool()
     n = content_mask.sum(dim=1, keepdim=True)
     k = torch.clamp(torch.round(mask_ratio * n.float()), min=1.0)
-    logits = -torch.log(attention.clamp(min=0) + eps) / temperature
+    logits = (1 if direct else -1) * torch.log(attention.clamp(min=0) + eps) / temperature
     logits = logits.masked_fill(~content_mask, float("-inf"))
     q = torch.softmax(logits, dim=1)
     # Rows without content would be all -inf: softmax gives NaN there; they get p = 0.
@@ -54,6 +57,17 @@ def uniform_probabilities(content_mask, mask_ratio=0.15, eps=EPS):
     k = torch.clamp(torch.round(mask_ratio * n.float()), min=1.0)
     p = torch.clamp(k / n, eps, 1 - eps).expand_as(content_mask).to(torch.float32)
     return p.masked_fill(~content_mask, 0.0)
+
+
+def explore(probabilities, content_mask, mask_ratio, exploration):
+    """Mix the policy's probabilities with uniform masking at the same rate: ``(1 - e) p + e u``.
+
+    The mixture is the distribution masks are drawn from (so its log-probability is the one to
+    use); gradient reaches the attention through the policy's share only.
+    """
+    if not exploration:
+        return probabilities
+    return (1 - exploration) * probabilities + exploration * uniform_probabilities(content_mask, mask_ratio)
 
 
 def sample_masks(probabilities, content_mask, n_samples, generator=None):

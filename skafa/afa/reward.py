@@ -23,6 +23,13 @@ def kl_reward(proba_original, proba_masked, eps=1e-8):
     return -kl
 
 
+def standardize(values, eps=1e-6):
+    """``values`` centred and scaled to unit variance over all elements (only centred when constant)."""
+    centred = values - values.mean()
+    std = centred.std() if centred.numel() > 1 else centred.new_tensor(0.0)
+    return centred / std if std > eps else centred
+
+
 def advantages(rewards, baseline=None, normalize=True):
     """Advantage of each sampled mask, normalised over the batch.
 
@@ -51,11 +58,7 @@ def advantages(rewards, baseline=None, normalize=True):
         adv = rewards - others
     else:
         adv = rewards - (0.0 if baseline is None else baseline)
-    adv = adv - adv.mean()
-    std = adv.std() if adv.numel() > 1 else adv.new_tensor(0.0)
-    if normalize and std > 1e-6:
-        adv = adv / std
-    return adv
+    return standardize(adv) if normalize else adv - adv.mean()
 
 
 def policy_gradient_loss(advantage, log_prob):
