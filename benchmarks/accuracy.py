@@ -46,6 +46,7 @@ from skafa import AFASentimentClassifier
 from skafa.backbone import DEFAULT_BACKBONE
 from skafa.training import resolve_device
 from skafa.inspection import attention_by_text
+from skafa.params import afa_options
 
 HERE = Path(__file__).resolve().parent
 
@@ -287,6 +288,7 @@ def run_cell(cell, data_root, device, deadline=None):
     rss, gpu = peak_memory_mb(device)
     return {
         **cell,
+        "effective_params": effective_params(clf),
         "accuracy": accuracy_score(evaluation.label, pred),
         "macro_f1": f1_score(evaluation.label, pred, average="macro"),
         "fit_s": fit_s,
@@ -305,6 +307,15 @@ def run_cell(cell, data_root, device, deadline=None):
         "threads": torch.get_num_threads(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def effective_params(clf):
+    """Every parameter of a fit as it ran (defaults included, AFA options expanded), for the record."""
+    params = clf.get_params(deep=True)
+    params["afa"] = bool(params["afa"])
+    if params["afa"]:
+        params.update({f"afa__{k}": v for k, v in afa_options(clf.afa).items()})
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v) for k, v in sorted(params.items())}
 
 
 def init_worker(threads):
