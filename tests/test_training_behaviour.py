@@ -60,50 +60,65 @@ def epochs_with_these_weights(state, recorded):
     return [epoch for epoch, weights in recorded.items() if same_weights(state, weights)]
 
 
-class Degrade(Callback):
-    """From epoch ``start`` on, push the output layer's bias hard towards the first class as
-    each epoch begins.
+class ScriptedValidationLoss(Callback):
+    """Give each epoch a chosen validation loss: after every training batch of epoch ``e`` the
+    output layer is set to weights 0 and biases ``(bias[e - 1], 0)``.
 
-    A stand-in for training that starts to overfit: half the validation texts then get a
-    confidently wrong prediction, so those epochs end with a validation loss far above that of
-    the epochs before (a few optimizer steps at a small ``lr`` cannot undo it), whatever the
-    random backbone.
+    Every text then gets the same logits, so the validation loss is ``p_0 softplus(-b) +
+    p_1 softplus(b)`` (``p_c``: share of class ``c`` in the validation split), which grows with
+    ``b`` for ``b >= 1`` when neither class is rare: a larger bias, a larger loss, whatever the
+    random backbone. Only the output layer is overridden; the optimizer keeps updating the other
+    weights, so every epoch ends with different ones.
     """
 
-    def __init__(self, start):
-        self.start = start
+    def __init__(self, bias):
+        self.bias = bias
 
-    def on_epoch_begin(self, net, **kwargs):
-        if len(net.history) >= self.start:
-            output_layer = [m for m in net.module_.modules() if isinstance(m, torch.nn.Linear)][-1]
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            head = [m for m in net.module_.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 2][-1]
             with torch.no_grad():
-                output_layer.bias[0] += 20.0
+                head.weight.zero_()
+                head.bias.copy_(torch.tensor([self.bias[len(net.history) - 1], 0.0]))
 
 
 @pytest.mark.parametrize(
-    "epochs, patience",
-    [(6, 2), (4, 10)],
-    ids=["stops-after-patience", "runs-all-epochs"],
+    "epochs, patience, bias, best",
+    [
+        (6, 2, [2.0, 1.0, 3.0, 3.0, 3.0, 3.0], 2),
+        (4, 10, [2.0, 1.0, 3.0, 4.0], 2),
+        pytest.param(
+            6, 2, [1.0, 0.9999, 3.0, 3.0, 3.0, 3.0], 2,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="best_epoch_ is the argmin of valid_loss, but skorch's EarlyStopping (threshold "
+                "1e-4, relative) counts a smaller improvement as none: it restores epoch 1 and stops "
+                "at epoch 3 while best_epoch_ says 2",
+            ),
+        ),
+    ],
+    ids=["stops-after-patience", "runs-all-epochs", "improvement-below-1e-4"],
 )
-def test_early_stopping_reports_and_restores_the_best_epoch(fast_params, toy_data, epochs, patience):
+def test_early_stopping_reports_and_restores_the_best_epoch(fast_params, toy_data, epochs, patience, bias, best):
     """With early stopping the fitted model has the weights of the epoch with the lowest
     validation loss, not those of the last epoch trained; ``best_epoch_`` names that epoch and
-    ``n_epochs_`` counts the epochs trained. This holds whether training stopped after
-    ``n_iter_no_change`` epochs without improvement or ran all ``epochs``.
+    ``n_epochs_`` counts the epochs trained: ``n_iter_no_change`` more than the best one, or all
+    ``epochs`` if training did not stop early.
 
-    Epochs 3 on are made worse (``Degrade``) so that the best epoch is never the last one:
-    otherwise restoring it and not restoring it would leave the same weights.
+    The validation losses are scripted (``ScriptedValidationLoss``) so that the best epoch is
+    known and is not the last one: otherwise restoring it and not restoring it would leave the
+    same weights.
     """
     X, y = toy_data
     recorder = EpochWeights()
     params = {**fast_params, "epochs": epochs, "early_stopping": True, "n_iter_no_change": patience}
-    clf = AFASentimentClassifier(**params, callbacks=[Degrade(start=3), recorder]).fit(X, y)
+    clf = AFASentimentClassifier(**params, callbacks=[ScriptedValidationLoss(bias), recorder]).fit(X, y)
     losses = clf.history_[:, "valid_loss"]
-    assert clf.n_epochs_ == len(losses) == len(recorder.states_)
-    assert clf.best_epoch_ == int(np.argmin(losses)) + 1 <= 2
-    assert clf.n_epochs_ == min(epochs, clf.best_epoch_ + patience)
+    assert int(np.argmin(losses)) + 1 == best  # the script worked
+    assert clf.best_epoch_ == best
+    assert clf.n_epochs_ == min(epochs, best + patience) == len(losses)
     # The best epoch's weights, and no other epoch's (in particular not the last one's).
-    assert epochs_with_these_weights(clf.net_.module_.state_dict(), recorder.states_) == [clf.best_epoch_]
+    assert epochs_with_these_weights(clf.net_.module_.state_dict(), recorder.states_) == [best]
     assert "valid_acc" in clf.history_[-1]
 
 
