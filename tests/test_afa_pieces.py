@@ -1,6 +1,7 @@
 """The AFA building blocks, tested on their own with plain torch tensors."""
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -107,18 +108,37 @@ def test_apply_masks_token_and_drop_modes():
     assert new_att.tolist() == [[1, 0, 1, 1, 1, 1, 0], [1, 1, 1, 0, 1, 1, 0]]
 
 
-def test_leave_one_out_advantage():
+def test_leave_one_out_advantage_by_hand():
+    """With K >= 2 masks per text, a mask's advantage is its reward minus the mean reward of the
+    other masks of the same text; normalised, it is then divided by the batch's sample
+    standard deviation."""
     rewards = torch.tensor([[1.0, 0.0, 0.5], [0.2, 0.2, 0.2]])
-    adv = advantages(rewards)
-    raw = torch.tensor([[0.75, -0.75, 0.0], [0.0, 0.0, 0.0]])
-    expected = (raw - raw.mean()) / (raw - raw.mean()).std()
-    assert torch.allclose(adv, expected, atol=1e-6)
+    # Text 1: 1 - (0 + 0.5) / 2 = 0.75, 0 - (1 + 0.5) / 2 = -0.75, 0.5 - (1 + 0) / 2 = 0. Text 2: 0.
+    centred = torch.tensor([[0.75, -0.75, 0.0], [0.0, 0.0, 0.0]])
+    torch.testing.assert_close(advantages(rewards, normalize=False), centred)
+    # Mean 0; sample standard deviation sqrt(2 * 0.75**2 / 5) = sqrt(0.225); 0.75 / sqrt(0.225) = sqrt(2.5).
+    s = math.sqrt(2.5)
+    torch.testing.assert_close(advantages(rewards), torch.tensor([[s, -s, 0.0], [0.0, 0.0, 0.0]]))
 
 
 def test_single_sample_advantage_uses_baseline_and_constant_rewards_give_zero():
-    adv = advantages(torch.tensor([[0.9], [0.1]]), baseline=0.5)
-    assert adv[0, 0] > 0 > adv[1, 0]
+    """With one mask per text the advantage is the reward minus the running baseline, centred
+    over the batch."""
+    rewards = torch.tensor([[0.9], [0.1], [0.5]])
+    # Minus the baseline 0.3: 0.6, -0.2, 0.2; their mean 0.2 is then removed.
+    torch.testing.assert_close(advantages(rewards, baseline=0.3, normalize=False), torch.tensor([[0.4], [-0.4], [0.0]]))
+    # Sample standard deviation of (0.4, -0.4, 0) is 0.4.
+    torch.testing.assert_close(advantages(rewards, baseline=0.3), torch.tensor([[1.0], [-1.0], [0.0]]))
     assert torch.all(advantages(torch.full((4, 2), 0.3)) == 0)
+
+
+def test_discriminator_reward_is_the_probability_that_the_copy_is_original():
+    """``r = 1 - sigmoid(D logit of "masked")``: 0.5 when D cannot tell, towards 0 when D is sure
+    the copy is masked, towards 1 when D takes it for an original (the mask fooled it)."""
+    logits = torch.tensor([0.0, math.log(3), -math.log(3), 30.0, -30.0])
+    # sigmoid(log 3) = 3 / (1 + 3) = 0.75.
+    expected = torch.tensor([0.5, 0.25, 0.75, 0.0, 1.0])
+    torch.testing.assert_close(discriminator_reward(logits), expected, atol=1e-6, rtol=0)
 
 
 def test_kl_reward_is_zero_for_unchanged_predictions_and_negative_otherwise():
@@ -126,7 +146,8 @@ def test_kl_reward_is_zero_for_unchanged_predictions_and_negative_otherwise():
     masked = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
     r = kl_reward(p, masked)
     assert r[0].item() == pytest.approx(0.0, abs=1e-6)
-    assert r[1].item() < -0.5
+    # KL(p || p~) = 0.9 log(0.9 / 0.2) + 0.1 log(0.1 / 0.8) = 1.1458 (the other direction is 1.3628).
+    assert r[1].item() == pytest.approx(-1.1458, abs=1e-4)
 
 
 def test_discriminator_learns_to_separate_original_from_masked_features():

@@ -33,12 +33,20 @@ def test_afa_raises_attention_on_the_decisive_word(tiny_bert):
 
 
 def test_afa_with_the_discriminator_trains_and_logs_its_signals(tiny_bert):
+    """With the discriminator's reward, every training step logs the mean reward of its masks,
+    the discriminator's accuracy and the policy-gradient loss, and the history holds their epoch
+    means. (The reward's values, ``1 - sigmoid`` of the discriminator's logit, are pinned by hand
+    in test_afa_pieces.py.)"""
     X, y = fake_focus_data(64, seed=0)
     clf = AFASentimentClassifier(
         backbone=tiny_bert, epochs=2, batch_size=16, lr=1e-3, afa=AFAOptions(warmup=0.0), device="cpu", random_state=0, verbose=0
     ).fit(X, y)
+    assert clf.net_.steps_ == 8
     for key in ("afa_reward", "disc_acc", "pg_loss"):
         values = clf.history_[:, key]
         assert len(values) == 2 and np.all(np.isfinite(values))
-    assert all(0.0 <= r <= 1.0 for r in clf.history_[:, "afa_reward"])
-    assert clf.net_.steps_ == 8
+        per_step = [[batch[key] for batch in epoch["batches"]] for epoch in clf.history_]
+        assert [len(steps) for steps in per_step] == [4, 4], key
+        np.testing.assert_allclose(values, [np.mean(steps) for steps in per_step], rtol=1e-6, atol=1e-12, err_msg=key)
+    # Logged from each step's own masks, not a constant: the discriminator changes every step.
+    assert len(set(np.concatenate(clf.history_[:, "batches", :, "afa_reward"]))) == 8

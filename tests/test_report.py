@@ -29,6 +29,13 @@ def clf(params, toy_data):
 
 
 @pytest.fixture(scope="module")
+def learned_clf(params, toy_data):
+    """A classifier trained until it predicts from the decisive word, so deleting words moves
+    its probabilities by far more than rounding (one epoch of ``clf`` moves them by ~1e-4)."""
+    return AFASentimentClassifier(**{**params, "epochs": 4, "lr": 5e-3}).fit(*toy_data)
+
+
+@pytest.fixture(scope="module")
 def new_texts():
     return fake_focus_data(7, seed=1)[0] + ["riveting", "The MOVIE was riveting, truly riveting!"]
 
@@ -46,8 +53,9 @@ def test_pipeline_fits_a_clone_and_returns_one_row_per_text(params, toy_data, ne
     assert not hasattr(wrapped, "classes_") and report.estimator_ is not wrapped
     assert isinstance(table, pd.DataFrame) and len(table) == len(new_texts)
     assert list(table.columns) == list(report.get_feature_names_out())
-    assert set(table.label) <= {"neg", "pos"}
-    np.testing.assert_allclose(table[["proba_neg", "proba_pos"]].sum(axis=1), 1, rtol=1e-6)
+    # The table is the fitted clone's view of the new texts.
+    np.testing.assert_array_equal(table.label, report.estimator_.predict(new_texts))
+    np.testing.assert_allclose(table[["proba_neg", "proba_pos"]], report.estimator_.predict_proba(new_texts), atol=1e-5)
 
 
 def test_table_agrees_with_the_classifier(clf, new_texts):
@@ -62,7 +70,6 @@ def test_table_agrees_with_the_classifier(clf, new_texts):
         np.testing.assert_allclose([v for _, v in shown], [v for _, v in expected], rtol=1e-6)
         weights = np.array([v for _, v in words])
         assert row.entropy == pytest.approx(-(weights * np.log(weights)).sum(), abs=1e-6)
-        assert 0 <= row.entropy <= np.log(len(words)) + 1e-9
 
 
 def test_a_text_with_fewer_words_than_top_k_leaves_the_rest_empty(clf):
@@ -115,29 +122,32 @@ def test_lexicon_share_is_attention_on_lexicon_words_ignoring_case(clf, new_text
     assert table.lexicon_share.iloc[-2] == pytest.approx(1)  # the one-word text "riveting"
 
 
-def test_faithfulness_matches_deleting_the_words_from_the_text(clf, new_texts):
-    k = 2
+def test_faithfulness_matches_deleting_the_words_from_the_text(learned_clf, new_texts):
+    """For the class predicted on the full text: comprehensiveness = p(text) - p(text without
+    its top_k words), sufficiency = p(text) - p(those words alone). Recomputed here by deleting
+    the words from the texts by hand; comprehensiveness is NaN only where no word is left."""
+    clf, k = learned_clf, 2
     table = clf.attention_report(new_texts, top_k=k, faithfulness=True)
-    finite = table[["comprehensiveness", "sufficiency"]].dropna()
-    assert len(finite) == len(new_texts) - 1 and finite.apply(lambda c: c.between(-1, 1)).all().all()
-    texts = fake_focus_data(7, seed=1)[0]  # space-separated words, so text edits give the same tokens
-    proba = clf.predict_proba(texts)
+    proba = clf.predict_proba(new_texts)
     predicted = proba.argmax(axis=1)
-    without, only = [], []
-    for text, words in zip(texts, clf.token_attention(texts)):
+    expected_comp, expected_suff = [], []
+    for i, (text, words) in enumerate(zip(new_texts, clf.token_attention(new_texts))):
+        # The words are separated by spaces or are punctuation, so joining the words kept with
+        # spaces gives the tokens the classifier sees in the edited text.
         top = set(np.argsort([-w for _, w in words], kind="stable")[:k])
-        without.append(" ".join(word for i, (word, _) in enumerate(words) if i not in top))
-        only.append(" ".join(word for i, (word, _) in enumerate(words) if i in top))
-    rows = np.arange(len(texts))
-    full = proba[rows, predicted]
-    expected_comp = full - clf.predict_proba(without)[rows, predicted]
-    expected_suff = full - clf.predict_proba(only)[rows, predicted]
-    np.testing.assert_allclose(table.comprehensiveness[: len(texts)], expected_comp, atol=1e-5)
-    np.testing.assert_allclose(table.sufficiency[: len(texts)], expected_suff, atol=1e-5)
+        without = " ".join(word for j, (word, _) in enumerate(words) if j not in top)
+        only = " ".join(word for j, (word, _) in enumerate(words) if j in top)
+        full = proba[i, predicted[i]]
+        expected_comp.append(full - clf.predict_proba([without])[0, predicted[i]] if without else np.nan)
+        expected_suff.append(full - clf.predict_proba([only])[0, predicted[i]])
+    assert np.isnan(expected_comp).tolist() == [text == "riveting" for text in new_texts]
+    assert np.nanmax(np.abs(expected_comp + expected_suff)) > 0.02  # the edits do move the probabilities
+    np.testing.assert_allclose(table.comprehensiveness, expected_comp, atol=1e-5)  # NaN where expected NaN
+    np.testing.assert_allclose(table.sufficiency, expected_suff, atol=1e-5)
 
 
-def test_faithfulness_when_the_top_words_are_the_whole_text(clf):
-    table = clf.attention_report(["riveting", "the movie", "riveting!"], top_k=2, faithfulness=True)
+def test_faithfulness_when_the_top_words_are_the_whole_text(learned_clf):
+    table = learned_clf.attention_report(["riveting", "the movie", "riveting!"], top_k=2, faithfulness=True)
     # Nothing is left to predict on after deleting every word; keeping them all changes nothing.
     assert table.comprehensiveness.isna().all()
     np.testing.assert_allclose(table.sufficiency, 0, atol=1e-5)

@@ -12,7 +12,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GridSearchCV
+from sklearn.metrics import log_loss
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils import estimator_checks as checks
 
@@ -164,19 +165,39 @@ def test_fit_does_not_touch_the_global_torch_seed(fast_params, toy_data):
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_grid_search_over_afa_parameters_in_a_pipeline(fast_params, toy_data, n_jobs):
+    """In a Pipeline under GridSearchCV (in this process or in worker processes) each candidate's
+    parameters reach the fitted model: the cross-validated log-loss differs between candidates
+    and equals that of the same fits made by hand, and the refitted best estimator is the model
+    a direct fit with the best parameters gives."""
     X, y = toy_data
-    pipe = Pipeline([("clf", AFASentimentClassifier(**fast_params))])
+    params = {**fast_params, "lr": 5e-3}  # one epoch then moves the candidates' models apart
+    pipe = Pipeline([("clf", AFASentimentClassifier(**params))])
     grid = GridSearchCV(
         pipe,
         {"clf__afa_weight": [0.5, 1.0], "clf__mask_ratio": [0.15, 0.3]},
         cv=2,
+        scoring="neg_log_loss",
         n_jobs=n_jobs,
         error_score="raise",
     )
     grid.fit(X, y)
-    assert len(grid.cv_results_["params"]) == 4
-    assert set(grid.predict(X[:3])) <= {"pos", "neg"}
-    assert clone(grid.best_estimator_).get_params()["clf__afa_weight"] in (0.5, 1.0)
+    results = grid.cv_results_
+    assert len(results["params"]) == 4
+    # Fits are deterministic, so candidates whose parameters did not all arrive would tie exactly.
+    assert len(set(results["mean_test_score"])) == 4, "some candidates trained the same model"
+
+    candidate = 3  # afa_weight=1.0, mask_ratio=0.3: neither is the default
+    chosen = {name.removeprefix("clf__"): value for name, value in results["params"][candidate].items()}
+    X_array = np.array(X, dtype=object)
+    for fold, (train, test) in enumerate(StratifiedKFold(2).split(X_array, y)):
+        by_hand = AFASentimentClassifier(**params, **chosen).fit(X_array[train], y[train])
+        expected = -log_loss(y[test], by_hand.predict_proba(X_array[test]), labels=by_hand.classes_)
+        assert results[f"split{fold}_test_score"][candidate] == pytest.approx(expected, abs=1e-6)
+
+    best = {name.removeprefix("clf__"): value for name, value in grid.best_params_.items()}
+    direct = AFASentimentClassifier(**params, **best).fit(X, y)
+    np.testing.assert_allclose(grid.predict_proba(X), direct.predict_proba(X), atol=1e-6)
+    assert clone(grid.best_estimator_).get_params()["clf__afa_weight"] == best["afa_weight"]
 
 
 def test_works_after_a_text_preprocessing_step_is_not_required():

@@ -81,11 +81,22 @@ def test_chinese_with_the_default_english_vocabulary_mostly_unknown(tiny_bert):
 
 @needs_chinese
 def test_chinese_end_to_end_with_a_character_vocabulary(tmp_path):
+    """With a backbone whose vocabulary covers Chinese characters, skafa learns Chinese sentiment
+    end to end: a tiny randomly initialised BERT with a character-level tokenizer, trained (with
+    AFA, the default) on 400 ChnSentiCorp reviews, classifies 200 held-out reviews, 100 of each
+    label, well above chance; and token_attention maps the attention back onto the characters
+    of the text.
+
+    Measured over 20 backbone seeds and 3 values of random_state: 0.745 to 0.81 held-out accuracy
+    (this seed: about 0.78); the bound is 0.65, about four standard errors above chance.
+    """
+    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-    data = pd.read_csv(SHARED / "chnsenticorp" / "dev.csv", keep_default_na=False)
-    train, test = data.iloc[:300], data.iloc[300:360]
+    train = pd.read_csv(SHARED / "chnsenticorp" / "train.csv.gz", keep_default_na=False).head(400)
+    test = pd.read_csv(SHARED / "chnsenticorp" / "test.csv", keep_default_na=False).groupby("label").head(100)
+    assert len(test) == 200 and test.label.mean() == 0.5
     chars = sorted({c for text in train.text for c in text if not c.isspace()})
     vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -98,12 +109,15 @@ def test_chinese_end_to_end_with_a_character_vocabulary(tmp_path):
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
     )
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
-    BertModel(config).save_pretrained(tmp_path)
+    with torch.random.fork_rng():  # a fixed backbone, without touching the global generator
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
 
-    clf = AFASentimentClassifier(str(tmp_path), epochs=2, lr=1e-3, device="cpu", random_state=0, verbose=0)
+    clf = AFASentimentClassifier(str(tmp_path), epochs=6, lr=2e-3, device="cpu", random_state=0, verbose=0)
     clf.fit(train.text, train.label)
-    assert clf.predict(test.text).shape == (60,)
+    accuracy = clf.score(test.text, test.label)
+    assert accuracy > 0.65, f"held-out accuracy {accuracy} (chance: 0.5)"
     text = test.text.iloc[0]
     words = clf.token_attention([text])[0]
     assert "".join(w for w, _ in words) == "".join(text.split())[: len("".join(w for w, _ in words))]
