@@ -146,7 +146,9 @@ def build_net(
         ("grad_clip", GradientNormClipping(gradient_clip_value=params["max_grad_norm"])),
     ]
     if params["early_stopping"]:
-        callbacks.append(("early_stopping", EarlyStopping(patience=params["n_iter_no_change"], load_best=True)))
+        # threshold=0: any decrease is an improvement, so the epoch restored is best_epoch_ (the argmin).
+        stopper = EarlyStopping(patience=params["n_iter_no_change"], threshold=0, load_best=True)
+        callbacks.append(("early_stopping", stopper))
     if params["verbose"]:
         callbacks.append(("progress", ProgressBar()))
     # Clones: fitting must not change the callback objects the user passed as a parameter.
