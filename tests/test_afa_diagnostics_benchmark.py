@@ -48,3 +48,20 @@ def test_cost_benchmark_writes_ratios_against_plain_from_the_same_run(tiny_bert,
         table.loc["direct_kl_k1", "epoch_s"] / table.loc["plain", "epoch_s"], abs=1e-3
     )
     assert len(accuracy.load_records(tmp_path / "results.jsonl")) == 4
+
+
+def test_signal_report_pairs_by_seed_against_plain_and_the_control(tmp_path):
+    import afa_signal_report
+
+    rows = []
+    for seed, (plain, cand, ctrl) in enumerate([(0.80, 0.83, 0.81), (0.70, 0.74, 0.72), (0.75, 0.77, 0.76)]):
+        for dataset, shift in (("a", 0.0), ("b", 0.1)):
+            for method, acc in (("plain", plain), ("afa", cand), ("afa:afa_weight=0", ctrl)):
+                rows.append({"dataset": dataset, "method": method, "seed": seed, "accuracy": acc + shift})
+    (tmp_path / "results.jsonl").write_text("\n".join(pd.Series(r).to_json() for r in rows) + "\n")
+    table = afa_signal_report.main([str(tmp_path), "--pair", "afa", "afa:afa_weight=0"]).set_index("dataset")
+    # Differences to plain: 0.03, 0.04, 0.02 -> mean 0.03; to the control: 0.02, 0.02, 0.01.
+    assert table.loc["a", "d_acc_vs_plain"] == pytest.approx(0.03)
+    assert table.loc["mean", "d_acc_vs_plain"] == pytest.approx(0.03)
+    assert table.loc["mean", "d_acc_vs_control"] == pytest.approx(0.05 / 3)
+    assert table.loc["b", "acc_mean"] == pytest.approx((0.93 + 0.84 + 0.87) / 3)
