@@ -471,22 +471,11 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
     # --- saving -----------------------------------------------------------------------------
 
     def save(self, path, *, overwrite=False):
-        """Save to a folder in the safe format (JSON, safetensors and tokenizer files; no pickle).
+        """Save to the folder ``path`` in the safe format (JSON, safetensors and tokenizer files; no pickle).
 
         Load it with :func:`skafa.load`, which runs no code from the folder. Training state and
-        callbacks are not saved.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Folder to create.
-        overwrite : bool, default=False
-            Replace an existing skafa model folder at ``path``.
-
-        Returns
-        -------
-        pathlib.Path
-            The folder written.
+        callbacks are not saved; ``overwrite=True`` replaces an existing skafa model folder.
+        Returns the folder written (see :func:`skafa.safe_format.save`).
         """
         check_is_fitted(self)
         return save(self, path, overwrite=overwrite)
