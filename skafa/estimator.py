@@ -368,7 +368,9 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
                 "keep_training_state=False or loaded from a save() folder), so it cannot continue "
                 "training. Fit it anew, or pickle it with keep_training_state=True to train on later."
             )
-        training.check_same_structure(self._structure, params)
+        # Models pickled before the structure was recorded cannot be checked; they continue as they are.
+        if hasattr(self, "_structure"):
+            training.check_same_structure(self._structure, params)
         check_same_classes(classes, self.classes_)
 
     def _seed(self):
