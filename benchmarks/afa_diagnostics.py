@@ -203,7 +203,8 @@ def main(argv=None):
         raise SystemExit(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
     results = out / "results.jsonl"
     done = {(r["dataset"], r["variant"]) for r in accuracy.load_records(results)}
-    (out / "command.txt").write_text(" ".join(["python", "benchmarks/afa_diagnostics.py", *(argv or sys.argv[1:])]) + "\n")
+    with (out / "commands.txt").open("a") as f:  # one line per run: results.jsonl may grow over several
+        f.write(" ".join(["python", "benchmarks/afa_diagnostics.py", *(argv or sys.argv[1:])]) + "\n")
     for dataset in args.datasets.split(","):
         for name in names:
             params, direction = VARIANTS[name]
