@@ -152,7 +152,10 @@ class ResumableCheckpoint(Callback):
         if state.get("fingerprint") != self.fingerprint:
             return
         done_before = len(net.history)
-        _restore(net, state)
+        load_training_state(net, state)
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         net.resumed_epochs_ = len(net.history) - done_before
         if net.verbose:
             print(f"Resuming from {self.path}: {len(net.history)} epoch(s) done.")
@@ -161,13 +164,8 @@ class ResumableCheckpoint(Callback):
         if self.path is None:
             return
         state = {
+            **training_state(net),
             "fingerprint": self.fingerprint,
-            "history": net.history.to_list(),
-            "modules": {name: getattr(net, name + "_").state_dict() for name in net._modules},
-            "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
-            "steps": net.steps_,
-            "reward_baseline": net.reward_baseline_,
-            "disc_skill": net.disc_skill_,
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
@@ -180,18 +178,39 @@ class ResumableCheckpoint(Callback):
             os.remove(self.path)
 
 
-def _restore(net, state):
+# The net's own training counters, besides its modules, optimizers and history.
+COUNTERS = ("steps_", "reward_baseline_", "disc_skill_")
+
+
+def training_state(net):
+    """What training has made of ``net``: module and optimizer states, history and counters."""
+    return {
+        "modules": {name: getattr(net, name + "_").state_dict() for name in net._modules},
+        "optimizers": {name: getattr(net, name + "_").state_dict() for name in net._optimizers},
+        "history": net.history.to_list(),
+        "counters": {name: getattr(net, name) for name in COUNTERS},
+    }
+
+
+def load_training_state(net, state, *, keep_optimizer_settings=False):
+    """Put :func:`training_state` back into an initialised ``net``.
+
+    With ``keep_optimizer_settings`` the optimizers keep their own hyper-parameters (learning
+    rate, weight decay) and take only their moments from ``state``, so parameters changed since
+    apply.
+    """
     for name, module_state in state["modules"].items():
         getattr(net, name + "_").load_state_dict(module_state)
     for name, optimizer_state in state["optimizers"].items():
-        getattr(net, name + "_").load_state_dict(optimizer_state)
+        optimizer = getattr(net, name + "_")
+        settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+        optimizer.load_state_dict(optimizer_state)
+        if keep_optimizer_settings:
+            for group, setting in zip(optimizer.param_groups, settings):
+                group.update(setting)
     net.history = History(copy.deepcopy(state["history"]))
-    net.steps_ = state["steps"]
-    net.reward_baseline_ = state["reward_baseline"]
-    net.disc_skill_ = state["disc_skill"]
-    torch.set_rng_state(state["rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    for name, value in state["counters"].items():
+        setattr(net, name, value)
 
 
 def fingerprint(params, X, y, sample_weight):

@@ -13,11 +13,18 @@ import torch
 from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
-from skorch.history import History
 
 from .backbone import TextClassifier
+from .callbacks import (
+    EpochSnapshot,
+    LinearWarmupDecay,
+    ResumableCheckpoint,
+    StepSchedule,
+    constant_schedule,
+    load_training_state,
+    training_state,
+)
 from .lexicon import lexicon_token_ids, load_lexicon
-from .callbacks import EpochSnapshot, LinearWarmupDecay, ResumableCheckpoint, StepSchedule, constant_schedule
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .params import afa_options
 from .text import LengthBucketBatchSampler
@@ -196,24 +203,11 @@ def build_net(
 def carry_training_state(old, new):
     """Move the training state of a fitted net into a freshly initialised one built on its module.
 
-    The discriminator's weights, both optimizers' moments, the history, the step counter and the
-    reward baseline carry over; the optimizers' hyper-parameters (learning rates, weight decay)
-    are the new net's, so changed parameters apply.
+    The discriminator's weights, both optimizers' moments, the history and the counters carry
+    over; the optimizers' hyper-parameters (learning rates, weight decay) are the new net's, so
+    changed parameters apply.
     """
-    if hasattr(old, "discriminator_") and hasattr(new, "discriminator_"):
-        new.discriminator_.load_state_dict(old.discriminator_.state_dict())
-    for name in new._optimizers:
-        if not hasattr(old, name + "_"):
-            continue
-        optimizer = getattr(new, name + "_")
-        settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
-        optimizer.load_state_dict(getattr(old, name + "_").state_dict())
-        for group, setting in zip(optimizer.param_groups, settings):
-            group.update(setting)
-    new.history = History(copy.deepcopy(old.history.to_list()))
-    new.steps_ = old.steps_
-    new.reward_baseline_ = old.reward_baseline_
-    new.disc_skill_ = old.disc_skill_
+    load_training_state(new, training_state(old), keep_optimizer_settings=True)
 
 
 def checkpoint_path(checkpoint_dir):

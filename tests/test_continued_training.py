@@ -30,7 +30,8 @@ def test_changed_lr_batch_size_afa_weight_and_clipping_apply_to_a_warm_started_f
     X, y = toy_data
     clf = AFASentimentClassifier(**{**fast_params, "warm_start": True, "callbacks": [RecordSteps()]}).fit(X, y)
     steps_first = clf.net_.steps_
-    clf.set_params(lr=1e-4, batch_size=8, afa_weight=0.9, max_grad_norm=0.5)
+    clf.set_params(lr=1e-4, batch_size=8, afa_weight=0.9, max_grad_norm=0.5, weight_decay=0.05)
+    clf.set_params(afa__discriminator_lr=5e-4)
     clf.fit(X, y)
     record = recorded(clf)
     # The second fit ran batches of 8 at a peak rate of 1e-4, and its schedule counted those batches.
@@ -39,6 +40,10 @@ def test_changed_lr_batch_size_afa_weight_and_clipping_apply_to_a_warm_started_f
     assert clf.net_.steps_ == steps_first + len(record.sizes_)
     assert clf.net_.afa_config.weight == 0.9
     assert dict(clf.net_.callbacks_)["grad_clip"].gradient_clip_value == 0.5
+    # The optimizers keep their moments but take the new settings.
+    assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 0.05
+    assert clf.net_.discriminator_optimizer_.param_groups[0]["lr"] == 5e-4
+    assert clf.net_.optimizer_.state  # Adam's moments came along
     assert clf.n_epochs_ == 2
 
 
