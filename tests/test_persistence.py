@@ -322,3 +322,23 @@ def test_a_model_for_prediction_cannot_continue_training_but_a_full_pickle_can(f
         fitted.set_params(keep_training_state=False)
     restored.set_params(warm_start=True).fit(X, y)
     assert restored.n_epochs_ == 2 and len(restored.history_) == 2
+
+
+def test_afa_options_survive_the_safe_format(fast_params, toy_data, tmp_path):
+    from skafa import AFAOptions
+
+    X, y = toy_data
+    options = AFAOptions(reward="kl", temperature=2.0, exploration=0.1)
+    clf = AFASentimentClassifier(**fast_params, afa=options).fit(X, y)
+    loaded = skafa.load(clf.save(tmp_path / "clf"))
+    assert isinstance(loaded.afa, AFAOptions) and loaded.afa.get_params() == options.get_params()
+
+
+def test_a_folder_with_the_older_flat_option_names_loads_them_into_afa(saved, tmp_path):
+    from skafa import AFAOptions
+
+    folder = _copy(saved, tmp_path)
+    _edit_config(folder, lambda c: c["params"].update(afa=True, mask_temperature=2.0, reward="kl"))
+    loaded = skafa.load(folder)
+    assert isinstance(loaded.afa, AFAOptions)
+    assert (loaded.afa.temperature, loaded.afa.reward, loaded.afa.n_samples) == (2.0, "kl", 2)
