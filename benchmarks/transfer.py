@@ -232,12 +232,26 @@ def comparison(records, pairs=None):
     plain["mean"] = rows[(rows.method == "plain") & (rows.dataset != IN_DOMAIN)].groupby("seed").accuracy.mean().mean()
     plain["mean_amazon_once"] = amazon_once[amazon_once.method == "plain"].groupby("seed").accuracy.mean().mean()
     table["plain_acc_mean"] = table.dataset.map(plain)
+    seeds = rows.groupby("method").seed.agg(set)
+    paired = lambda a, b: len(seeds.get(a, set()) & seeds.get(b, set()))  # noqa: E731
+    table["seeds_vs_plain"] = [paired(m, "plain") for m in table.method]
+    table["seeds_vs_control"] = [paired(m, c) for m, c in zip(table.method, table.control)]
     return table.reset_index(drop=True)
+
+
+def accuracy_by_method(records):
+    """Mean and standard deviation over seeds of each method's accuracy per target and over the transfer targets."""
+    rows = pd.DataFrame(per_target_rows(records))
+    means = rows[rows.dataset != IN_DOMAIN].groupby(["method", "seed"], as_index=False).accuracy.mean()
+    rows = pd.concat([rows, means.assign(dataset="mean")], ignore_index=True)
+    table = rows.groupby(["method", "dataset"], sort=False).accuracy.agg(["mean", "std", "count"]).reset_index()
+    return table.rename(columns={"mean": "acc_mean", "std": "acc_sd", "count": "seeds"})
 
 
 def write_comparison(out, records):
     if not records:
         return None
+    accuracy_by_method(records).to_csv(out / "accuracy_by_method.csv", index=False, float_format="%.4f")
     table = comparison(records)
     if table is None:
         return None

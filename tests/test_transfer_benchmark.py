@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import ttest_rel
 from sklearn.model_selection import train_test_split
 from transformers import BertConfig, BertModel
 
@@ -98,8 +99,36 @@ def test_quick_run_scores_every_target_as_a_fit_by_hand_does(tmp_path, spread_be
         assert rows.loc[target, "d_acc_vs_control"] == pytest.approx(by["afa"][target] - by["afa:afa_weight=0"][target], abs=5e-5)
     mean_diff = np.mean([by["afa"][t] - by["plain"][t] for t in transfer.TRANSFER])
     assert rows.loc["mean", "d_acc_vs_plain"] == pytest.approx(mean_diff, abs=5e-5) and rows.loc["mean", "seeds"] == 1
+    assert set(table.seeds_vs_plain) == set(table.seeds_vs_control) == {1}
+    accs = pd.read_csv(out / "accuracy_by_method.csv").set_index(["method", "dataset"])
+    assert accs.loc[("plain", "mean"), "acc_mean"] == pytest.approx(records[0]["accuracy"], abs=5e-5)
 
     transfer.main([*argv, "--resume"])
     assert "0 to run" in capsys.readouterr().out
     assert len(load_records(out / "results.jsonl")) == 3
     assert len((out / "commands.txt").read_text().splitlines()) == 2
+
+
+def test_comparison_pairs_by_seed_and_finds_the_control_by_its_parameters():
+    """Synthetic records: the control is recognised from effective_params, not from its name."""
+    rng = np.random.default_rng(0)
+    base = {"afa": True, "afa_weight": 0.3, "afa__reward": "kl", "random_state": 0}
+    kinds = {"plain": ({**base, "afa": False}, range(4)), "cand": (base, range(4)),
+             "ctrl": ({**base, "afa_weight": 0}, range(3)), "other": ({**base, "afa__reward": "x", "afa_weight": 0}, range(4))}
+    records = []
+    for method, (params, seeds) in kinds.items():
+        for seed in seeds:
+            acc = {t: float(rng.uniform(0.6, 0.9)) for t in transfer.TARGETS}
+            records.append({"method": method, "seed": seed, "accuracy_by_target": acc,
+                            "effective_params": {**params, "random_state": seed}})
+    assert transfer.control_pairs(records) == [("cand", "ctrl")]
+    table = transfer.comparison(records).set_index("dataset")
+    acc = {(r["method"], r["seed"]): r["accuracy_by_target"] for r in records}
+    mean = lambda m, s: np.mean([acc[m, s][t] for t in transfer.TRANSFER])  # noqa: E731
+    vs_ctrl = [mean("cand", s) - mean("ctrl", s) for s in range(3)]
+    assert table.loc["mean", "d_acc_vs_control"] == pytest.approx(np.mean(vs_ctrl), abs=1e-12)
+    assert table.loc["mean", "p_vs_control"] == pytest.approx(
+        ttest_rel([mean("cand", s) for s in range(3)], [mean("ctrl", s) for s in range(3)]).pvalue, abs=1e-12)
+    assert table.loc["yelp", "p_vs_plain"] == pytest.approx(
+        ttest_rel([acc["cand", s]["yelp"] for s in range(4)], [acc["plain", s]["yelp"] for s in range(4)]).pvalue, abs=1e-12)
+    assert (table.seeds_vs_plain == 4).all() and (table.seeds_vs_control == 3).all()
