@@ -17,7 +17,6 @@ Smoke test (used by the test suite):
 """
 
 import argparse
-import ast
 import concurrent.futures as cf
 import functools
 import json
@@ -44,6 +43,7 @@ from sklearn.model_selection import train_test_split
 from accuracy_report import git_commit, write_report
 from skafa import AFASentimentClassifier
 from skafa.backbone import DEFAULT_BACKBONE
+from skafa.cli.inputs import parse_assignments
 from skafa.training import resolve_device
 from skafa.inspection import attention_by_text
 from skafa.params import afa_options
@@ -92,31 +92,12 @@ WORD = re.compile(r"\w+|[^\w\s]")  # words and punctuation, as BERT-style pre-to
 # --- configuration ------------------------------------------------------------------------
 
 
-def parse_value(text):
-    """``0.3`` -> 0.3, ``True`` -> True, ``None`` -> None, anything else stays a string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def parse_assignments(items):
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``."""
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        pairs[key.strip()] = parse_value(value.strip())
-    return pairs
-
-
 def method_params(spec, common):
     """Estimator parameters of a method spec ``name[:key=value...]`` on top of ``common``."""
     name, *overrides = spec.split(":")
     if name not in METHODS:
         raise SystemExit(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    own = parse_assignments(overrides)
+    own = parse_assignments(overrides, option="a method option")
     params = {**common, **METHODS[name], **own}
     if name == "token_dropout" and "token_dropout" not in own:
         params["token_dropout"] = params.get("mask_ratio", AFASentimentClassifier().mask_ratio)
@@ -135,7 +116,7 @@ def per_dataset(text, datasets, field):
         return sizes
     if "=" not in text:
         return dict.fromkeys(datasets, size(text))
-    for name, value in parse_assignments(text.split(",")).items():
+    for name, value in parse_assignments(text.split(","), option="a per-dataset size").items():
         if name not in sizes:
             raise SystemExit(f"--{field.replace('_', '-')}: {name!r} is not among --datasets")
         sizes[name] = size(value)
@@ -145,7 +126,7 @@ def per_dataset(text, datasets, field):
 def build_cells(args):
     """All fits of the run, seed-major so that a run cut short still has whole seeds."""
     common = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "backbone": args.backbone}
-    common.update(parse_assignments(args.param))
+    common.update(parse_assignments(args.param, option="--param"))
     methods = {spec: method_params(spec, common) for spec in args.methods}
     for spec, params in methods.items():
         try:

@@ -1,6 +1,11 @@
 """Sphinx configuration for the skafa documentation."""
 
+import sys
+from pathlib import Path
+
 import skafa
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "skafa"
 author = "skafa developers"
@@ -11,6 +16,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "cli_help",
 ]
 autosummary_generate = True
 numpydoc_show_class_members = False

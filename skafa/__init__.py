@@ -2,6 +2,8 @@
 
 from ._version import __version__
 from .estimator import AFASentimentClassifier
+from .evaluation import evaluate
+from .model_card import ModelCardData
 from .params import AFAOptions
 from .persistence import load
 from .pickling import VersionMismatchWarning
@@ -13,9 +15,11 @@ __all__ = [
     "AFAOptions",
     "AFASentimentClassifier",
     "AttentionReport",
+    "ModelCardData",
     "ModelFileError",
     "VersionMismatchWarning",
     "__version__",
+    "evaluate",
     "load",
     "predict_file",
 ]

@@ -3,14 +3,34 @@
 import copy
 import hashlib
 import os
+import re
+import sys
 import warnings
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
 from .atomic import atomic_path
+from .progress import interactive
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, without its colour codes where it is not read on a terminal.
+
+    In a log file or a pipe the codes are noise; the table goes to stdout (``print``), so that is
+    the stream checked.
+    """
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not interactive(sys.stdout):
+            text = ANSI_ESCAPE.sub("", text)
+        return text
 
 
 class LinearWarmupDecay:

@@ -139,8 +139,8 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         True also keeps the optimizers, the discriminator, the callbacks and the training
         history, so that ``warm_start`` or ``partial_fit`` can go on training after unpickling.
     verbose : int, default=1
-        0 is silent; 1 shows a progress bar and a per-epoch table (loss, AFA reward,
-        discriminator accuracy, validation scores).
+        0 is silent; 1 prints a per-epoch table (loss, AFA reward, discriminator accuracy,
+        validation scores) and, when stderr is a terminal or a notebook, a progress bar.
 
     Attributes
     ----------
@@ -157,6 +157,9 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         by :meth:`save`).
     n_epochs_ : int
         Epochs trained (all ``fit`` calls, with ``warm_start``).
+    n_samples_seen_ : int
+        Texts given to ``fit`` (validation split included), summed over the calls that continued
+        training (``warm_start``, ``partial_fit``).
     best_epoch_ : int
         Epoch with the lowest validation loss (the last epoch without a validation split).
     word_counts_ : collections.Counter
@@ -358,6 +361,8 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
             self.net_.partial_fit(train_set, None, epochs=epochs)
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.history_)
+        # getattr: a model saved before this attribute existed may continue training.
+        self.n_samples_seen_ = len(X) + (getattr(self, "n_samples_seen_", 0) if previous is not None else 0)
         self.best_epoch_ = self._best_epoch()
         return self
 
@@ -472,12 +477,14 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
 
     # --- saving -----------------------------------------------------------------------------
 
-    def save(self, path, *, overwrite=False):
+    def save(self, path, *, overwrite=False, card_data=None):
         """Save to the folder ``path`` in the safe format (JSON, safetensors and tokenizer files; no pickle).
 
-        Load it with :func:`skafa.load`, which runs no code from the folder. Training state and
-        callbacks are not saved; ``overwrite=True`` replaces an existing skafa model folder.
-        Returns the folder written (see :func:`skafa.safe_format.save`).
+        Load it with :func:`skafa.load`, which runs no code from the folder. The folder also holds
+        a model card, ``README.md``, with ``card_data`` (a :class:`~skafa.model_card.ModelCardData`:
+        the training data's name and held-out scores) when given. Training state and callbacks are
+        not saved; ``overwrite=True`` replaces an existing skafa model folder. Returns the folder
+        written (see :func:`skafa.safe_format.save`).
         """
         check_is_fitted(self)
-        return save(self, path, overwrite=overwrite)
+        return save(self, path, overwrite=overwrite, card_data=card_data)

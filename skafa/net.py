@@ -29,6 +29,7 @@ from .afa import (
     uniform_probabilities,
 )
 from .backbone import ClassifierOutput
+from .callbacks import EpochTable
 from .text import LengthBucketBatchSampler, PadCollator
 
 # Per-epoch columns of an AFA fit (the method page of the docs says how to read them).
@@ -200,7 +201,7 @@ class AFANet(NeuralNet):
         return self
 
     def get_default_callbacks(self):
-        callbacks = list(super().get_default_callbacks())
+        callbacks = [(name, EpochTable() if name == "print_log" else cb) for name, cb in super().get_default_callbacks()]
         if self.afa_config is not None:
             cfg = self.afa_config
             metrics = list(AFA_METRICS)

@@ -23,6 +23,7 @@ from transformers import AutoConfig
 
 from .atomic import atomic_path
 from .backbone import TextClassifier, load_tokenizer
+from .model_card import CARD_FILE, ModelCardData, render
 from .pickling import check_version_stamp, version_stamp
 
 FORMAT = "skafa-model"
@@ -152,12 +153,22 @@ def _file_table(folder):
     }
 
 
-def save(clf, path, *, overwrite=False):
-    """Write a fitted classifier to the folder ``path`` in the safe format.
+def _history(clf):
+    """The per-epoch numbers of the training history (loss, validation scores, AFA diagnostics)."""
+    history = getattr(clf, "history_", None) or []
+    return [
+        {key: value for key, value in epoch.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        for epoch in history
+    ]
+
+
+def save(clf, path, *, overwrite=False, card_data=None):
+    """Write a fitted classifier to the folder ``path`` in the safe format, with its model card.
 
     The folder is written next to ``path`` under a temporary name and renamed when complete, so
-    an interrupted save leaves no half-written model at ``path``. Used by
-    :meth:`AFASentimentClassifier.save <skafa.AFASentimentClassifier.save>`.
+    an interrupted save leaves no half-written model at ``path``. Besides the model files it
+    holds ``README.md``, a model card (see :mod:`skafa.model_card`) that loading never reads.
+    Used by :meth:`AFASentimentClassifier.save <skafa.AFASentimentClassifier.save>`.
 
     Parameters
     ----------
@@ -167,6 +178,8 @@ def save(clf, path, *, overwrite=False):
         Folder to create.
     overwrite : bool, default=False
         Replace an existing skafa model folder at ``path``.
+    card_data : ModelCardData, optional
+        The training data's name and held-out scores, for ``skafa.json`` and the model card.
 
     Returns
     -------
@@ -190,6 +203,8 @@ def save(clf, path, *, overwrite=False):
         "params": _json_params(clf),
         "classes": encode_labels(clf.classes_),
         "fitted": _encode_fitted(clf),
+        "history": _history(clf),
+        "card": (card_data or ModelCardData()).to_dict(),
         "module": {
             "n_classes": module.head.out_features,
             "attention_layer": module.attention_layer,
@@ -202,6 +217,8 @@ def save(clf, path, *, overwrite=False):
         module.backbone.config.save_pretrained(staging / BACKBONE_DIR)
         clf.tokenizer_.save_pretrained(staging / TOKENIZER_DIR)
         config["files"] = _file_table(staging)
+        # Not in the file table: the card is for people, who may edit it without breaking the checksums.
+        (staging / CARD_FILE).write_text(render(config, path.name), encoding="utf-8")
         # skafa.json is written last: a folder without it is never a loadable model.
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False))
     return path
@@ -228,6 +245,33 @@ def _read_config(folder):
     if missing:
         raise ModelFileError(f"{config_path} is incomplete: it lacks {missing}.")
     return config
+
+
+def describe(path):
+    """The description ``skafa.json`` of the model folder ``path``, read without loading the weights.
+
+    Checks that the folder is a skafa model in a format this skafa reads; the files are not
+    verified (see :func:`verify`).
+
+    Returns
+    -------
+    dict
+        Parameters, classes, fitted attributes, training history, model-card data, the versions
+        that wrote it, and each file's size and SHA-256.
+    """
+    return _read_config(Path(path))
+
+
+def verify(path):
+    """Check every file of the model folder ``path`` against the size and SHA-256 it was saved with.
+
+    Raises
+    ------
+    ModelFileError
+        A file is missing, truncated or corrupted.
+    """
+    folder = Path(path)
+    _verify_files(folder, _read_config(folder)["files"])
 
 
 def _verify_files(folder, files):

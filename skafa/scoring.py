@@ -22,6 +22,7 @@ from .atomic import atomic_path
 from .inspection import attention_by_text
 from .persistence import load_any
 from .pickling import prediction_net
+from .progress import interactive
 from .tables import TableWriter, count_rows, file_format, is_missing, read_chunks
 from .validation import _rows, check_bool, check_choice, check_number
 
@@ -326,7 +327,7 @@ def predict_file(
     quantize : bool, default=False
         Dynamic int8 quantisation of the linear layers for CPU scoring (see :func:`scoring_copy`).
     progress : bool, default=True
-        Show a progress bar (rows) on stderr.
+        Show a progress bar (rows) on stderr when stderr is a terminal or a notebook.
     overwrite : bool, default=False
         Replace ``output`` if it exists.
 
@@ -351,7 +352,7 @@ def predict_file(
     report = ScoringReport(output=output, on_empty=on_empty)
     source = f"{input} (rows counted from 0, header excluded)"
     start = time.perf_counter()
-    bar = tqdm(total=count_rows(input, in_fmt), unit=" rows", disable=not progress, desc="scoring")
+    bar = tqdm(total=count_rows(input, in_fmt), unit=" rows", disable=not (progress and interactive()), desc="scoring")
     try:
         with atomic_path(output) as partial:
             writer = TableWriter(partial, out_fmt)

@@ -27,6 +27,7 @@ from .callbacks import (
 from .lexicon import lexicon_token_ids, load_lexicon
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .params import afa_options
+from .progress import interactive
 from .text import LengthBucketBatchSampler
 
 CHECKPOINT_FILE = "skafa-checkpoint.pt"
@@ -156,7 +157,7 @@ def build_net(
         # threshold=0: any decrease is an improvement, so the epoch restored is best_epoch_ (the argmin).
         stopper = EarlyStopping(patience=params["n_iter_no_change"], threshold=0, load_best=True)
         callbacks.append(("early_stopping", stopper))
-    if params["verbose"]:
+    if params["verbose"] and interactive():
         callbacks.append(("progress", ProgressBar()))
     # Clones: fitting must not change the callback objects the user passed as a parameter.
     callbacks += [copy.deepcopy(cb) for cb in params["callbacks"] or []]

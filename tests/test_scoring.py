@@ -189,7 +189,7 @@ def test_cli_predict_in_process(model_dir, table, tmp_path, capsys):
     assert f"{len(table)} rows read, {len(table)} written" in capsys.readouterr().err
     assert len(read_table(out)) == len(table)
     code = main(["predict", str(model_dir), str(tmp_path / "in.tsv"), "-o", str(out), "--quiet"])
-    assert code == 1 and "exists" in capsys.readouterr().err
+    assert code == 2 and "exists" in capsys.readouterr().err
 
 
 def _has_pyarrow():
