@@ -20,6 +20,7 @@ from .pickling import PredictionPickleMixin, is_prediction_only
 from .report import AttentionReport
 from .safe_format import save
 from .text import TextDataset
+from .threads import torch_threads
 from .validation import check_labels, check_sample_weight, check_texts
 
 
@@ -127,6 +128,10 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the underlying skorch net. Each fit uses copies (find them in
         ``net_.callbacks_``); the objects passed here are not changed.
+    n_threads : int or None, default=None
+        CPU threads torch uses while this classifier trains or predicts, restored afterwards;
+        None leaves torch's process-wide setting as it is (in a Dask worker: one thread per task,
+        see the scaling-out page of the documentation).
     device : str, default="auto"
         "auto" uses a CUDA GPU when one is visible, else the CPU; or any torch device string.
     random_state : int, numpy.random.RandomState or None, default=None
@@ -206,6 +211,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         max_batch_tokens=None,
         mixed_precision=False,
         callbacks=None,
+        n_threads=None,
         device="auto",
         random_state=None,
         keep_training_state=False,
@@ -238,6 +244,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         self.max_batch_tokens = max_batch_tokens
         self.mixed_precision = mixed_precision
         self.callbacks = callbacks
+        self.n_threads = n_threads
         self.device = device
         self.random_state = random_state
         self.keep_training_state = keep_training_state
@@ -352,7 +359,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
             checkpoint=checkpoint,
             module=None if previous is None else previous.module_,
         )
-        with seeded(seed, self.device_):
+        with seeded(seed, self.device_), torch_threads(self.n_threads):
             self.net_.initialize()
             if previous is not None:
                 training.carry_training_state(previous, self.net_)
@@ -386,7 +393,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
 
     def _fingerprint(self, X, y, sample_weight):
         """Identifies the data and the parameters that change what training produces."""
-        ignored = {"callbacks", "verbose", "checkpoint_dir", "device"}
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "n_threads"}
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         params["afa"] = afa_options(self.afa) if self.afa else False
         return fingerprint(params, X, y, sample_weight)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .text import EncodedTexts, TextDataset, special_token_template
+from .threads import torch_threads
 
 
 def encode(clf, texts, *, with_offsets=False, windows=True):
@@ -27,7 +28,7 @@ def encode(clf, texts, *, with_offsets=False, windows=True):
     )
 
 
-def run_rows(net, encoded, *, attention=False):
+def run_rows(net, encoded, *, attention=False, n_threads=None):
     """Logits (and attention rows) of every row of ``encoded``, in row order.
 
     Rows run longest first so that each batch pads little; results are scattered back to the
@@ -43,7 +44,7 @@ def run_rows(net, encoded, *, attention=False):
     order = np.argsort(-encoded.lengths, kind="stable")
     logits, rows_attention = [], []
     net.module_.eval()
-    with torch.inference_mode(), net.autocast():
+    with torch.inference_mode(), net.autocast(), torch_threads(n_threads):
         for X, _ in net.get_iterator(TextDataset(encoded.take(order)), training=False):
             X = {k: v.to(net.device) for k, v in X.items()}
             if attention:
@@ -64,7 +65,7 @@ def run_rows(net, encoded, *, attention=False):
 def text_logits(clf, texts):
     """Logits of ``texts`` in input order; a text cut into windows gets the mean of its windows'."""
     encoded = encode(clf, texts)
-    logits, _ = run_rows(clf.net_, encoded)
+    logits, _ = run_rows(clf.net_, encoded, n_threads=clf.n_threads)
     return mean_per_text(logits, encoded.owner, len(texts))
 
 

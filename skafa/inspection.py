@@ -39,7 +39,7 @@ def attention_by_text(clf, texts):
         (shares sum to 1 over the words the model saw).
     """
     encoded = encode(clf, texts, with_offsets=True)
-    row_logits, row_attention = run_rows(clf.net_, encoded, attention=True)
+    row_logits, row_attention = run_rows(clf.net_, encoded, attention=True, n_threads=clf.n_threads)
     weight_sum = [np.zeros(len(offsets)) for offsets in encoded.offsets]
     weight_count = [np.zeros(len(offsets)) for offsets in encoded.offsets]
     for text, positions, attention in zip(encoded.owner, encoded.positions, row_attention):

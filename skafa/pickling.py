@@ -8,6 +8,7 @@ from trusted sources only. See the persistence page of the documentation.
 """
 
 import copy
+import inspect
 import warnings
 
 import torch
@@ -98,6 +99,10 @@ class PredictionPickleMixin:
         stamp = state.pop(VERSION_STAMP_KEY, None)
         if stamp is not None:
             check_version_stamp(stamp, f"This pickled {type(self).__name__}")
+        # A parameter added since the pickle was written takes its default, so get_params works.
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty:
+                state.setdefault(name, param.default)
         super().__setstate__(state)
 
     def __copy__(self):

@@ -342,3 +342,13 @@ def test_a_folder_with_the_older_flat_option_names_loads_them_into_afa(saved, tm
     loaded = skafa.load(folder)
     assert isinstance(loaded.afa, AFAOptions)
     assert (loaded.afa.temperature, loaded.afa.reward, loaded.afa.n_samples) == (2.0, "kl", 2)
+
+
+def test_a_pickle_written_before_a_parameter_existed_loads_with_its_default(plain_clf, toy_data):
+    X, _ = toy_data
+    state = plain_clf.__getstate__()
+    del state["n_threads"]  # as a pickle of an older skafa would lack it
+    old = object.__new__(type(plain_clf))
+    old.__setstate__(state)
+    assert old.get_params()["n_threads"] is None
+    np.testing.assert_allclose(old.predict_proba(X[:4]), plain_clf.predict_proba(X[:4]))

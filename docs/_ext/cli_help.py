@@ -21,15 +21,21 @@ def _subparsers(parser):
 class SkafaCli(Directive):
     has_content = False
 
+    @staticmethod
+    def _help(parser):
+        block = nodes.literal_block(text=parser.format_help())
+        block["language"] = "none"  # help text, not code to highlight
+        return block
+
     def run(self):
         parser = build_parser()
         parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)
-        sections = [nodes.literal_block(text=parser.format_help())]
+        sections = [self._help(parser)]
         for name, sub in _subparsers(parser).items():
             sub.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)
             section = nodes.section(ids=[f"skafa-{name}"])
             section += nodes.title(text=f"skafa {name}")
-            section += nodes.literal_block(text=sub.format_help())
+            section += self._help(sub)
             sections.append(section)
         return sections
 
