@@ -187,7 +187,8 @@ def same_but_weight(params):
 
 
 def control_pairs(records):
-    """(candidate, control) method specs: AFA fits with afa_weight != 0 and a run differing only in it."""
+    """(candidate, control) method specs: AFA fits with afa_weight != 0 and a run differing only in it
+    (control None when the records hold no such run)."""
     params = {r["method"]: r["effective_params"] for r in records}
     pairs = []
     for method, p in params.items():
@@ -195,7 +196,7 @@ def control_pairs(records):
             continue
         controls = [m for m, q in params.items() if q["afa"] and q["afa_weight"] == 0
                     and same_but_weight(q) == same_but_weight(p)]
-        pairs.extend((method, control) for control in controls)
+        pairs.extend((method, control) for control in controls or [None])  # None: compared with plain only
     return pairs
 
 

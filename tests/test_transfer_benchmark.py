@@ -114,15 +114,19 @@ def test_comparison_pairs_by_seed_and_finds_the_control_by_its_parameters():
     rng = np.random.default_rng(0)
     base = {"afa": True, "afa_weight": 0.3, "afa__reward": "kl", "random_state": 0}
     kinds = {"plain": ({**base, "afa": False}, range(4)), "cand": (base, range(4)),
-             "ctrl": ({**base, "afa_weight": 0}, range(3)), "other": ({**base, "afa__reward": "x", "afa_weight": 0}, range(4))}
+             "ctrl": ({**base, "afa_weight": 0}, range(3)), "other": ({**base, "afa__reward": "x", "afa_weight": 0}, range(4)),
+             "lonely": ({**base, "afa__reward": "y"}, range(2))}
     records = []
     for method, (params, seeds) in kinds.items():
         for seed in seeds:
             acc = {t: float(rng.uniform(0.6, 0.9)) for t in transfer.TARGETS}
             records.append({"method": method, "seed": seed, "accuracy_by_target": acc,
                             "effective_params": {**params, "random_state": seed}})
-    assert transfer.control_pairs(records) == [("cand", "ctrl")]
-    table = transfer.comparison(records).set_index("dataset")
+    assert transfer.control_pairs(records) == [("cand", "ctrl"), ("lonely", None)]
+    both = transfer.comparison(records)
+    lonely = both[both.method == "lonely"]
+    assert lonely.d_acc_vs_control.isna().all() and (lonely.seeds_vs_plain == 2).all() and lonely.d_acc_vs_plain.notna().all()
+    table = both[both.method == "cand"].set_index("dataset")
     acc = {(r["method"], r["seed"]): r["accuracy_by_target"] for r in records}
     mean = lambda m, s: np.mean([acc[m, s][t] for t in transfer.TRANSFER])  # noqa: E731
     vs_ctrl = [mean("cand", s) - mean("ctrl", s) for s in range(3)]
