@@ -128,6 +128,12 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the underlying skorch net. Each fit uses copies (find them in
         ``net_.callbacks_``); the objects passed here are not changed.
+    accelerate : bool, default=False
+        Train data-parallel with Hugging Face Accelerate over the processes that ``accelerate
+        launch`` or ``torchrun`` started (``pip install "skafa[accelerate]"``): ``batch_size`` is
+        the global batch, cut across the processes, and the device is the one Accelerate gives
+        each process (``device`` is ignored). After the fit the model is an ordinary one; save
+        it from one process only. See the scaling-out page of the documentation.
     n_threads : int or None, default=None
         CPU threads torch uses while this classifier trains or predicts, restored afterwards;
         None leaves torch's process-wide setting as it is (in a Dask worker: one thread per task,
@@ -211,6 +217,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         max_batch_tokens=None,
         mixed_precision=False,
         callbacks=None,
+        accelerate=False,
         n_threads=None,
         device="auto",
         random_state=None,
@@ -244,6 +251,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         self.max_batch_tokens = max_batch_tokens
         self.mixed_precision = mixed_precision
         self.callbacks = callbacks
+        self.accelerate = accelerate
         self.n_threads = n_threads
         self.device = device
         self.random_state = random_state
@@ -332,9 +340,12 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
             self.word_counts_.update(count_words(self.tokenizer_, X))
         else:
             self.classes_, y_encoded = encode_new_labels(y, classes)
-            self.device_ = training.resolve_device(self.device)
+            self.device_ = None if self.accelerate else training.resolve_device(self.device)
             self.tokenizer_ = load_tokenizer(self.backbone)
             self.word_counts_ = count_words(self.tokenizer_, X)
+        accelerator = training.accelerator_for(params) if self.accelerate else None
+        if accelerator is not None:
+            self.device_ = str(accelerator.device)
         seed = self._seed()
         fraction = 0.1 if self.validation_fraction is None and self.early_stopping else self.validation_fraction
         dataset = TextDataset(encode(self, X, windows=False), y_encoded, sample_weight)
@@ -358,6 +369,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
             train_split=valid_set,
             checkpoint=checkpoint,
             module=None if previous is None else previous.module_,
+            accelerator=accelerator,
         )
         with seeded(seed, self.device_), torch_threads(self.n_threads):
             self.net_.initialize()
@@ -393,7 +405,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
 
     def _fingerprint(self, X, y, sample_weight):
         """Identifies the data and the parameters that change what training produces."""
-        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "n_threads"}
+        ignored = {"callbacks", "verbose", "checkpoint_dir", "device", "n_threads", "accelerate"}
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         params["afa"] = afa_options(self.afa) if self.afa else False
         return fingerprint(params, X, y, sample_weight)

@@ -278,18 +278,39 @@ class AFANet(NeuralNet):
         return {**Xi, "input_ids": ids, "attention_mask": att}, yi
 
     def train_step_single(self, batch, **fit_params):
-        if self.afa_config is None:
-            return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi = to_tensor(Xi, device=self.device)
+        module = self.training_module()
         with self.autocast():
-            out = self.module_(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
-            loss_ce = self.get_loss(out.logits, yi, X=Xi, training=True)
-            loss_pg = self.afa_loss(Xi, out)
-        loss = loss_ce + self.afa_weight_now() * loss_pg
+            if self.afa_config is None:
+                logits = module(Xi["input_ids"], Xi["attention_mask"])
+                loss = self.get_loss(logits, yi, X=Xi, training=True)
+            else:
+                out = module(Xi["input_ids"], Xi["attention_mask"], Xi["content_mask"], return_details=True)
+                logits = out.logits
+                loss_ce = self.get_loss(logits, yi, X=Xi, training=True)
+                loss = loss_ce + self.afa_weight_now() * self.afa_loss(Xi, out)
+        self.backward(loss)
+        return {"loss": self.reported_loss(loss), "y_pred": logits}
+
+    # Hooks for data-parallel training (skafa.accelerated): one process trains the module itself.
+
+    def training_module(self):
+        """The classifier module for the forward pass whose gradient trains it."""
+        return self.module_
+
+    def training_discriminator(self):
+        """The discriminator for the forward pass whose gradient trains it."""
+        return self.discriminator_
+
+    def backward(self, loss):
+        """Backpropagate ``loss``."""
         loss.backward()
-        return {"loss": loss, "y_pred": out.logits}
+
+    def reported_loss(self, loss):
+        """The training loss the history records for this step."""
+        return loss
 
     def afa_weight_now(self):
         """lambda for this step: 0 during the warm-up, scaled by the discriminator's skill if asked."""
@@ -419,8 +440,10 @@ class AFANet(NeuralNet):
         """
         self.discriminator_.train()
         self.discriminator_optimizer_.zero_grad()
-        loss_d, accuracy = discriminator_loss(self.discriminator_(negatives), self.discriminator_(positives))
-        loss_d.backward()
+        # One forward over both halves: a data-parallel wrapper allows one forward per backward.
+        logits = self.training_discriminator()(torch.cat([negatives, positives]))
+        loss_d, accuracy = discriminator_loss(logits[: len(negatives)], logits[len(negatives) :])
+        self.backward(loss_d)
         self.discriminator_optimizer_.step()
         self.discriminator_optimizer_.zero_grad(set_to_none=True)
         self.discriminator_.eval()

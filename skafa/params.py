@@ -78,6 +78,7 @@ PARAMETER_CONSTRAINTS = {
     "max_batch_tokens": _number(integer=True, optional=True, low=1),
     "mixed_precision": check_bool,
     "callbacks": _callbacks,
+    "accelerate": check_bool,
     "n_threads": _number(integer=True, optional=True, low=1),
     "random_state": _random_state,
     "keep_training_state": check_bool,

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
 from skorch.helper import predefined_split
 
+from .accelerated import AcceleratedAFANet, make_accelerator
 from .backbone import TextClassifier
 from .callbacks import (
     EpochSnapshot,
@@ -43,6 +44,21 @@ STRUCTURAL_PARAMS = (
     "afa__discriminator_hidden",
     "afa__paired_discriminator",
 )
+
+
+def accelerator_for(params):
+    """The ``accelerate.Accelerator`` of a data-parallel fit; refuses what it cannot serve."""
+    accelerator = make_accelerator()
+    n = accelerator.num_processes
+    if params["batch_size"] % n:
+        raise ValueError(
+            f"batch_size={params['batch_size']} is the global batch and must divide evenly over the {n} processes."
+        )
+    if params["max_batch_tokens"] is not None and n > 1:
+        raise ValueError("max_batch_tokens is not supported with accelerate=True over several processes.")
+    if params["checkpoint_dir"] is not None and n > 1:
+        raise ValueError("checkpoint_dir is not supported with accelerate=True over several processes.")
+    return accelerator
 
 
 def resolve_device(device):
@@ -138,13 +154,15 @@ def mask_token_id(params, tokenizer):
 
 
 def build_net(
-    params, *, tokenizer, n_classes, device, schedule, afa, class_weight, train_split, checkpoint=(None, None), module=None
+    params, *, tokenizer, n_classes, device, schedule, afa, class_weight, train_split, checkpoint=(None, None), module=None,
+    accelerator=None,
 ):
     """An :class:`~skafa.net.AFANet` (not yet initialised) for the estimator parameters ``params``.
 
     ``checkpoint`` is the ``(path, fingerprint)`` of :class:`~skafa.callbacks.ResumableCheckpoint`;
     ``module`` reuses an existing classifier module (a continued fit) instead of loading the
-    backbone again.
+    backbone again; with an ``accelerator`` the net trains data-parallel
+    (:class:`~skafa.accelerated.AcceleratedAFANet`).
     """
     callbacks = [
         ("schedule", StepSchedule(schedule)),
@@ -176,8 +194,10 @@ def build_net(
             "discriminator__hidden": options["discriminator_hidden"],
             "discriminator_optimizer__lr": options["discriminator_lr"],
         }
-    return AFANet(
+    net_class, accelerated = (AFANet, {}) if accelerator is None else (AcceleratedAFANet, {"accelerator": accelerator})
+    return net_class(
         module,
+        **accelerated,
         **module_params,
         criterion=WeightedCrossEntropy,
         criterion__class_weight=class_weight,
