@@ -76,3 +76,15 @@ def plain_clf(tiny_bert, toy_data):
 def fast_params(tiny_bert):
     """Parameters of a classifier that fits the toy data in about a second."""
     return dict(backbone=tiny_bert, epochs=1, batch_size=16, lr=1e-3, device="cpu", random_state=0, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real two-process Dask LocalCluster (one thread per worker) and its client."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None
+    )
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()

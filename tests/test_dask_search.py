@@ -13,13 +13,8 @@ from skafa import AFASentimentClassifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None
-    )
-    with distributed.Client(cluster) as client:
-        yield client
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 def test_grid_search_runs_each_candidate_and_fold_as_a_task_on_the_workers(client, fast_params, toy_data):
