@@ -181,9 +181,19 @@ def per_target_rows(records):
     ]
 
 
+# With the fixed KL reward and afa_weight=0 these options change nothing that training uses: no
+# discriminator learns, and the masks draw the same random numbers whatever their probabilities.
+UNUSED_AT_ZERO_WEIGHT_WITH_KL = ("afa__policy", "afa__temperature", "afa__exploration")
+
+
 def same_but_weight(params):
     """Effective parameters without the seed, with afa_weight zeroed: what a control must match."""
-    return json.dumps({**{k: v for k, v in params.items() if k != "random_state"}, "afa_weight": 0}, sort_keys=True)
+    # Parameters added to skafa after a fit was recorded take their defaults.
+    defaults = accuracy.effective_params(AFASentimentClassifier())
+    key = {**defaults, **{k: v for k, v in params.items() if k != "random_state"}, "afa_weight": 0}
+    if key.get("afa__reward") == "kl":
+        key = {k: v for k, v in key.items() if k not in UNUSED_AT_ZERO_WEIGHT_WITH_KL}
+    return json.dumps(key, sort_keys=True)
 
 
 def control_pairs(records):
