@@ -54,6 +54,12 @@ def accelerator_for(params):
         raise ValueError(
             f"batch_size={params['batch_size']} is the global batch and must divide evenly over the {n} processes."
         )
+    if accelerator.gradient_accumulation_steps > 1:
+        # Each step of the net steps its optimizers; accumulating would need Accelerate's optimizer wrappers.
+        raise ValueError(
+            "gradient accumulation is not supported with accelerate=True; batch_size is already the global "
+            "batch, cut across the processes: raise it instead."
+        )
     if params["max_batch_tokens"] is not None and n > 1:
         raise ValueError("max_batch_tokens is not supported with accelerate=True over several processes.")
     if params["checkpoint_dir"] is not None and n > 1:

@@ -109,3 +109,16 @@ def test_afa_processes_share_one_classifier_and_one_discriminator(tmp_path, no_d
     assert different == []
     X, _ = fake_focus_data(16, seed=3)
     np.testing.assert_allclose(skafa.load(two / "model").predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_gradient_accumulation_is_refused_with_a_clear_message(fast_params, toy_data, monkeypatch):
+    X, y = toy_data
+    monkeypatch.setenv("ACCELERATE_GRADIENT_ACCUMULATION_STEPS", "4")
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        with pytest.raises(ValueError, match="gradient accumulation is not supported"):
+            skafa.AFASentimentClassifier(**{**fast_params, "accelerate": True}).fit(X, y)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
