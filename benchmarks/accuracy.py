@@ -379,6 +379,16 @@ def execute(todo, args, results_path):
     return skipped, failed
 
 
+def add_execution_options(parser, *, out):
+    """Where fits run and what they read and write: shared by the benchmarks built on :func:`execute`."""
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--jobs", type=int, default=1, help="fits run at the same time (worker processes)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per worker (default: cores / jobs)")
+    parser.add_argument("--time-budget", type=float, help="seconds after which no new fit starts")
+    parser.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "datasets"))
+    parser.add_argument("--out", default=str(HERE.parent / "docs" / "_static" / out))
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     csv = lambda text: [item for item in text.split(",") if item]  # noqa: E731
@@ -397,12 +407,7 @@ def parse_args(argv):
     parser.add_argument("--param", action="append", default=[], help="estimator parameter for all methods: k=v")
     parser.add_argument("--split", choices=("test", "valid"), default="test",
                         help="valid: evaluate on a split carved from the training data (for tuning)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--jobs", type=int, default=1, help="fits run at the same time (worker processes)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads per worker (default: cores / jobs)")
-    parser.add_argument("--time-budget", type=float, help="seconds after which no new fit starts")
-    parser.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "datasets"))
-    parser.add_argument("--out", default=str(HERE.parent / "docs" / "_static" / "accuracy"))
+    add_execution_options(parser, out="accuracy")
     parser.add_argument("--resume", action="store_true", help="skip cells already in results.jsonl")
     parser.add_argument("--aggregate-only", action="store_true", help="only rewrite the summary from results.jsonl")
     parser.add_argument("--quick", action="store_true",

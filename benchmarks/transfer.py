@@ -290,12 +290,7 @@ def parse_args(argv):
     parser.add_argument("--backbone", default=accuracy.DEFAULT_BACKBONE)
     parser.add_argument("--param", action="append", default=None,
                         help="estimator parameter for all methods: k=v (default: truncation=head_tail)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--jobs", type=int, default=1, help="fits run at the same time (worker processes)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads per worker (default: cores / jobs)")
-    parser.add_argument("--time-budget", type=float, help="seconds after which no new fit starts")
-    parser.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "datasets"))
-    parser.add_argument("--out", default=str(HERE.parent / "docs" / "_static" / "transfer"))
+    accuracy.add_execution_options(parser, out="transfer")
     parser.add_argument("--resume", action="store_true", help="skip fits already in results.jsonl")
     parser.add_argument("--report", action="store_true", help="only rewrite comparison.csv from results.jsonl")
     parser.add_argument("--quick", action="store_true",
