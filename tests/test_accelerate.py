@@ -38,18 +38,24 @@ SCRIPT = textwrap.dedent(
                 BatchRows.rows.append(len(batch[1]))
 
 
-    backbone, out, afa = sys.argv[1], sys.argv[2], sys.argv[3] == "afa"
+    backbone, out, method = sys.argv[1], sys.argv[2], sys.argv[3]
+    afa = method != "plain"
+    # "early": AFA with a validation split and early stopping that may stop before the 4th epoch.
+    extra = dict(epochs=4, validation_fraction=0.25, early_stopping=True, n_iter_no_change=1) if method == "early" else {}
     # Head dropout off (the backbone has none either): with no random numbers drawn in the forward
     # pass, two processes that each take half of every batch must end where one process ends.
     skafa.backbone.TextClassifier.__init__.__defaults__ = (-1, 0.0, None)
     X, y = fake_focus_data(64, seed=0)
-    clf = AFASentimentClassifier(backbone=backbone, accelerate=True, afa=afa, epochs=2, batch_size=16, lr=1e-3,
-                                 random_state=0, verbose=0, callbacks=[BatchRows()]).fit(X, y)
+    settings = dict(epochs=2, batch_size=16, lr=1e-3, random_state=0, verbose=0, callbacks=[BatchRows()])
+    clf = AFASentimentClassifier(backbone=backbone, accelerate=True, afa=afa, **{**settings, **extra}).fit(X, y)
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     state = {"module." + k: v for k, v in clf.net_.module_.state_dict().items()}
     if afa:
         state.update({"discriminator." + k: v for k, v in clf.net_.discriminator_.state_dict().items()})
     state["batch_rows"] = torch.tensor(BatchRows.rows)
+    if method == "early":
+        state["valid_loss"] = torch.tensor(clf.history_[:, "valid_loss"])
+        state["train_loss"] = torch.tensor(clf.history_[:, "train_loss"])
     torch.save(state, f"{out}/rank{rank}.pt")
     if rank == 0:  # only the main process writes the model
         clf.save(f"{out}/model")
@@ -122,3 +128,13 @@ def test_gradient_accumulation_is_refused_with_a_clear_message(fast_params, toy_
             skafa.AFASentimentClassifier(**{**fast_params, "accelerate": True}).fit(X, y)
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_processes_keep_one_history_and_stop_early_together(tmp_path, no_dropout_bert):
+    two = _train(tmp_path, no_dropout_bert, "early", 2)
+    rank0, rank1 = torch.load(two / "rank0.pt"), torch.load(two / "rank1.pt")
+    # Validation is not split: both processes score it all with the same weights, so the validation
+    # losses, the recorded (process-averaged) training losses and the epoch early stopping chose agree.
+    assert torch.equal(rank0["valid_loss"], rank1["valid_loss"]) and torch.equal(rank0["train_loss"], rank1["train_loss"])
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0 if k.startswith(("module.", "discriminator.")))
+    assert len(rank0["valid_loss"]) <= 4
