@@ -79,7 +79,9 @@ METHODS = {
     "plain": {"afa": False},
     "afa": {},
     "afa_random": {"afa__policy": "random"},
-    "afa_kl": {"afa__reward": "kl"},
+    # K = 2 as when these rows were first run (the default then); afa_discriminator is the old default.
+    "afa_kl": {"afa__reward": "kl", "afa__n_samples": 2},
+    "afa_discriminator": {"afa__reward": "discriminator", "afa__n_samples": 2},
     "token_dropout": {"afa": False},
 }
 

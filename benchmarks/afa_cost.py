@@ -26,11 +26,13 @@ from skafa import AFAOptions, AFASentimentClassifier  # noqa: E402
 
 VARIANTS = {
     "plain": {"afa": False},
-    "default": {},  # discriminator reward, K = 2 masks per text
-    "kl": {"afa": AFAOptions(reward="kl")},
-    "direct_kl": {"afa": AFAOptions(policy="direct", reward="kl")},
+    # The default until the AFA-signal work: a learned discriminator's reward, K = 2 masks per text.
+    "discriminator": {"afa": AFAOptions(reward="discriminator", n_samples=2)},
+    "discriminator_k1": {"afa": AFAOptions(reward="discriminator", n_samples=1)},
+    "kl": {"afa": AFAOptions(reward="kl", n_samples=2)},
+    "kl_k1": {"afa": AFAOptions(reward="kl", n_samples=1)},  # today's default
+    "direct_kl": {"afa": AFAOptions(policy="direct", reward="kl", n_samples=2)},
     "direct_kl_k1": {"afa": AFAOptions(policy="direct", reward="kl", n_samples=1)},
-    "default_k1": {"afa": AFAOptions(n_samples=1)},
 }
 
 

@@ -43,17 +43,23 @@ from skafa.lexicon import load_lexicon  # noqa: E402
 # -1 masks the complement of attention, +1 masks attention, 0 masks uniformly).
 VARIANTS = {
     "plain": ({"afa": False}, 0),
-    "default": ({}, -1),
-    "kl": ({"afa": AFAOptions(reward="kl"), "afa_weight": 1.0}, -1),
-    "kl_centred": ({"afa": AFAOptions(reward="kl", normalize_advantages=False), "afa_weight": 10.0}, -1),
-    "hidden_drop": ({"afa": AFAOptions(discriminator_features="both"), "mask_mode": "drop"}, -1),
+    # The default before the AFA-signal work: a learned discriminator's reward, K = 2.
+    "discriminator": ({"afa": AFAOptions(reward="discriminator", n_samples=2)}, -1),
+    "kl": ({"afa": AFAOptions(reward="kl", n_samples=2), "afa_weight": 1.0}, -1),
+    "kl_k1": ({"afa": AFAOptions(reward="kl", n_samples=1)}, -1),  # today's default
+    "kl_centred": (
+        {"afa": AFAOptions(reward="kl", n_samples=2, normalize_advantages=False), "afa_weight": 10.0}, -1
+    ),
+    "hidden_drop": (
+        {"afa": AFAOptions(reward="discriminator", n_samples=2, discriminator_features="both"), "mask_mode": "drop"}, -1
+    ),
     "handover_skill": (
-        {"afa": AFAOptions(reward="handover", skill_scaling=True, discriminator_features="both"),
+        {"afa": AFAOptions(reward="handover", n_samples=2, skill_scaling=True, discriminator_features="both"),
          "mask_mode": "drop", "afa_weight": 1.0},
         -1,
     ),
-    "explore_kl": ({"afa": AFAOptions(reward="kl", exploration=0.3), "afa_weight": 1.0}, -1),
-    "direct_kl": ({"afa": AFAOptions(policy="direct", reward="kl"), "afa_weight": 1.0}, 1),
+    "explore_kl": ({"afa": AFAOptions(reward="kl", n_samples=2, exploration=0.3), "afa_weight": 1.0}, -1),
+    "direct_kl": ({"afa": AFAOptions(policy="direct", reward="kl", n_samples=2), "afa_weight": 1.0}, 1),
 }
 
 

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
 )
 
 from .attention import ATTN_IMPLEMENTATION, attention_row, capture_attention, record_attention_modules
+from .gguf import GGUFError, converted_folder, is_gguf
+from .lora import add_lora
 
 DEFAULT_BACKBONE = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -27,14 +29,20 @@ class BackboneError(ValueError):
 
 
 def resolve_backbone(name):
-    """Where to load ``name`` from: a packaged copy, a local folder, or the hub id itself.
+    """Where to load ``name`` from: a packaged copy, a converted GGUF file, a local folder, or the hub id.
 
     A hub id with a packaged copy resolves to the package's folder, so the default backbone loads
-    offline; any other id is passed to ``from_pretrained`` unchanged (cache or network).
+    offline; a GGUF file or packaged GGUF model (:data:`skafa.gguf.PACKAGED_GGUF`) resolves to its
+    cached conversion; any other id is passed to ``from_pretrained`` unchanged (cache or network).
     """
     if not isinstance(name, (str, os.PathLike)):
         raise BackboneError(f"backbone must be a model id or a folder path, got {type(name).__name__}")
     name = os.fspath(name)
+    if is_gguf(name):
+        try:
+            return str(converted_folder(name))
+        except GGUFError as exc:
+            raise BackboneError(str(exc)) from exc
     if os.path.isdir(name) or name not in PACKAGED_BACKBONES:
         return name
     try:
@@ -56,7 +64,11 @@ def _from_pretrained(loader, backbone, **kwargs):
 
 
 def load_tokenizer(backbone):
-    """Load the tokenizer of ``backbone``; decoders without a pad token pad with end-of-text."""
+    """Load the tokenizer of ``backbone``; decoders without a pad token pad with end-of-text.
+
+    Padding with end-of-text is safe: the pooling position comes from the attention mask, never
+    from searching the ids for the pad token, so a text containing that token pools where it ends.
+    """
     tokenizer = _from_pretrained(AutoTokenizer, backbone)
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
@@ -64,6 +76,11 @@ def load_tokenizer(backbone):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return tokenizer
+
+
+def backbone_is_decoder(backbone):
+    """True when ``backbone`` (id, folder or GGUF) is a decoder-only model, read from its config."""
+    return is_decoder(_from_pretrained(AutoConfig, backbone))
 
 
 def is_decoder(config):
@@ -108,9 +125,14 @@ class TextClassifier(nn.Module):
     config : transformers.PretrainedConfig, optional
         Build an untrained backbone from this config instead of loading weights (used when a
         saved model restores its own weights).
+    lora : dict or None
+        LoRA settings (:func:`skafa.lora.lora_settings`): adapters on the attention projections,
+        the backbone's weights frozen. None fine-tunes every weight.
+    gradient_checkpointing : bool
+        Recompute the backbone's activations in the backward pass instead of keeping them.
     """
 
-    def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None):
+    def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None, lora=None, gradient_checkpointing=False):
         super().__init__()
         if config is None:
             # float32 whatever the checkpoint's dtype: half-precision weights would otherwise be
@@ -128,6 +150,13 @@ class TextClassifier(nn.Module):
                 "so skafa cannot read its attention."
             )
         self.decoder = is_decoder(self.backbone.config)
+        if gradient_checkpointing:
+            # Non-reentrant: the reentrant variant runs the forward without autograd, so the
+            # captured query/key tensors would carry no gradient for AFA.
+            self.backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        self.lora = lora
+        if lora is not None:
+            self.backbone = add_lora(self.backbone, lora)
         hidden = self.backbone.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, n_classes)

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import training
-from .backbone import DEFAULT_BACKBONE, load_tokenizer
+from .backbone import DEFAULT_BACKBONE, backbone_is_decoder, load_tokenizer
 from .callbacks import fingerprint
 from .inference import encode, text_logits
 from .inspection import attention_by_text, count_words
@@ -39,12 +39,13 @@ def seeded(seed, device):
 class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimator):
     """Transformer text classifier fine-tuned with Adversarial Feedback for Attention (AFA).
 
-    A masking policy derived from the classifier's own attention hides words; a discriminator
-    tries to tell the classifier's response to the masked text from its response to the
-    original; a policy-gradient term rewards masks that fool it, which moves attention onto the
-    words whose removal would be noticed. With ``afa=False`` this is plain fine-tuning. How each
-    default was chosen, and what AFA does and does not measurably do, is on the method and
-    accuracy pages of the documentation.
+    A masking policy derived from the classifier's own attention hides words; the adversary
+    scores how much each masked copy changes the classifier's prediction (by default the fixed
+    KL reward; a learned discriminator is an option, see :class:`~skafa.AFAOptions`); a
+    policy-gradient term rewards masks that go unnoticed, which moves attention onto the words
+    whose removal would be noticed. With ``afa=False`` this is plain fine-tuning. How each
+    default was chosen, and what AFA does and does not measurably do (on the benchmarks it does
+    not beat plain fine-tuning), is on the method and accuracy pages of the documentation.
 
     Parameters
     ----------
@@ -125,6 +126,22 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         batches of long texts stay within memory; None caps rows only (``batch_size``).
     mixed_precision : bool, default=False
         On CUDA, run forward passes in bfloat16 autocast; ignored on the CPU.
+    lora_r : int or None, default=None
+        Rank of LoRA adapters on the backbone's attention projections (``pip install
+        "skafa[llm]"``): the backbone's weights stay frozen, the adapters and the head train,
+        and AFA's policy gradient reaches attention through the query/key adapters. None or 0
+        fine-tunes every weight. See the LLM backbones page of the documentation.
+    lora_alpha : float, default=16.0
+        LoRA scaling numerator (the adapters' update is scaled by ``lora_alpha / lora_r``).
+    lora_dropout : float, default=0.05
+        Dropout on the adapters' input.
+    lora_target_modules : list of str or None, default=None
+        Names of the modules to adapt; None takes the backbone family's attention projections
+        (``q_proj, k_proj, v_proj, o_proj`` for Llama, Qwen2 and Gemma 3; ``query, key,
+        value`` for BERT-like encoders).
+    gradient_checkpointing : bool, default=False
+        Recompute the backbone's activations during the backward pass instead of storing them:
+        less memory, about a third more compute.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the underlying skorch net. Each fit uses copies (find them in
         ``net_.callbacks_``); the objects passed here are not changed.
@@ -173,6 +190,9 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         training (``warm_start``, ``partial_fit``).
     best_epoch_ : int
         Epoch with the lowest validation loss (the last epoch without a validation split).
+    decoder_ : bool
+        Whether the backbone is a decoder-only LLM (its rows end with the end-of-text token,
+        where the head reads).
     word_counts_ : collections.Counter
         Occurrences of each lower-cased word in the training texts (words as
         :meth:`token_attention` splits them); :class:`~skafa.AttentionReport` reads the most
@@ -216,6 +236,11 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         max_grad_norm=1.0,
         max_batch_tokens=None,
         mixed_precision=False,
+        lora_r=None,
+        lora_alpha=16.0,
+        lora_dropout=0.05,
+        lora_target_modules=None,
+        gradient_checkpointing=False,
         callbacks=None,
         accelerate=False,
         n_threads=None,
@@ -250,6 +275,11 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         self.max_grad_norm = max_grad_norm
         self.max_batch_tokens = max_batch_tokens
         self.mixed_precision = mixed_precision
+        self.lora_r = lora_r
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_target_modules = lora_target_modules
+        self.gradient_checkpointing = gradient_checkpointing
         self.callbacks = callbacks
         self.accelerate = accelerate
         self.n_threads = n_threads
@@ -342,6 +372,7 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
             self.classes_, y_encoded = encode_new_labels(y, classes)
             self.device_ = None if self.accelerate else training.resolve_device(self.device)
             self.tokenizer_ = load_tokenizer(self.backbone)
+            self.decoder_ = backbone_is_decoder(self.backbone)
             self.word_counts_ = count_words(self.tokenizer_, X)
         accelerator = training.accelerator_for(params) if self.accelerate else None
         if accelerator is not None:
@@ -496,14 +527,15 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
 
     # --- saving -----------------------------------------------------------------------------
 
-    def save(self, path, *, overwrite=False, card_data=None):
+    def save(self, path, *, overwrite=False, card_data=None, merge_lora=False):
         """Save to the folder ``path`` in the safe format (JSON, safetensors and tokenizer files; no pickle).
 
         Load it with :func:`skafa.load`, which runs no code from the folder. The folder also holds
         a model card, ``README.md``, with ``card_data`` (a :class:`~skafa.model_card.ModelCardData`:
         the training data's name and held-out scores) when given. Training state and callbacks are
-        not saved; ``overwrite=True`` replaces an existing skafa model folder. Returns the folder
-        written (see :func:`skafa.safe_format.save`).
+        not saved; ``overwrite=True`` replaces an existing skafa model folder. A LoRA model saves
+        its adapters and head with a reference to its base, or, with ``merge_lora=True``, merged
+        into complete backbone weights. Returns the folder written (see :func:`skafa.safe_format.save`).
         """
         check_is_fitted(self)
-        return save(self, path, overwrite=overwrite, card_data=card_data)
+        return save(self, path, overwrite=overwrite, card_data=card_data, merge_lora=merge_lora)

@@ -8,7 +8,7 @@ scattering back to input order exist once.
 import numpy as np
 import torch
 
-from .text import EncodedTexts, TextDataset, special_token_template
+from .text import EncodedTexts, TextDataset, row_template
 from .threads import torch_threads
 
 
@@ -20,12 +20,28 @@ def encode(clf, texts, *, with_offsets=False, windows=True):
     truncated row per text (``windows=False``).
     """
     stride = None
+    pool_token_id = pool_token(clf)
     if windows and clf.long_text == "window":
-        prefix, suffix = special_token_template(clf.tokenizer_)
+        prefix, suffix = row_template(clf.tokenizer_, pool_token_id)
         stride = clf.window_stride or max(1, (clf.max_length - len(prefix) - len(suffix)) // 2)
     return EncodedTexts(
-        clf.tokenizer_, texts, clf.max_length, truncation=clf.truncation, window_stride=stride, with_offsets=with_offsets
+        clf.tokenizer_,
+        texts,
+        clf.max_length,
+        truncation=clf.truncation,
+        window_stride=stride,
+        with_offsets=with_offsets,
+        pool_token_id=pool_token_id,
     )
+
+
+def pool_token(clf):
+    """The token that closes a decoder's rows (its end-of-text), None for encoders.
+
+    ``decoder_`` is absent from classifiers fitted before decoders pooled at a special token;
+    they keep encoding as they were trained.
+    """
+    return clf.tokenizer_.eos_token_id if getattr(clf, "decoder_", False) else None
 
 
 def run_rows(net, encoded, *, attention=False, n_threads=None):

@@ -191,7 +191,9 @@ class AFANet(NeuralNet):
 
     def initialize_optimizer(self, triggered_directly=None):
         # Each optimizer sees only its own module: the classifier's must not step the discriminator.
-        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.named_parameters())
+        # Frozen weights (a LoRA backbone's) are left out, so they get no optimizer state.
+        trainable = [(name, p) for name, p in self.module_.named_parameters() if p.requires_grad]
+        args, kwargs = self.get_params_for_optimizer("optimizer", trainable)
         self.optimizer_ = self.optimizer(*args, **kwargs)
         if self._uses_discriminator:
             args, kwargs = self.get_params_for_optimizer(

@@ -8,7 +8,6 @@ not the estimator: :func:`skafa.load` (in :mod:`skafa.persistence`) builds the c
 what :func:`read` returns. See the persistence page of the documentation.
 """
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -18,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import AutoConfig
 
 from .atomic import atomic_path
 from .backbone import TextClassifier, load_tokenizer
+from .digest import file_sha256
+from .gguf import gguf_path, is_gguf
+from .lora import base_fingerprint, merged, trainable_state
 from .model_card import CARD_FILE, ModelCardData, render
 from .pickling import check_version_stamp, version_stamp
 
@@ -86,10 +88,12 @@ def _json_params(clf):
     if isinstance(params["class_weight"], dict):
         labels = encode_labels(np.array(list(params["class_weight"]), dtype=object))["values"]
         params["class_weight"] = {"pairs": [[k, float(w)] for k, w in zip(labels, params["class_weight"].values())]}
+    if params.get("lora_target_modules") is not None:
+        params["lora_target_modules"] = list(params["lora_target_modules"])
     for name, value in params.items():
         if isinstance(value, np.generic):
             params[name] = value.item()
-        elif not isinstance(params[name], (str, int, float, bool, dict, type(None))):
+        elif not isinstance(params[name], (str, int, float, bool, dict, list, type(None))):
             raise TypeError(f"Parameter {name}={value!r} cannot be saved in JSON; pickle the classifier instead.")
     return params
 
@@ -137,17 +141,9 @@ def _decode_fitted(fitted, where):
 # --- the safe folder format -----------------------------------------------------------------
 
 
-def _digest(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def _file_table(folder):
     return {
-        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": _digest(p)}
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
@@ -162,8 +158,22 @@ def _history(clf):
     ]
 
 
-def save(clf, path, *, overwrite=False, card_data=None):
+def _base_reference(clf, module):
+    """What a LoRA model's adapters were trained on: the backbone as named, and its weights' fingerprint."""
+    reference = {"backbone": os.fspath(clf.backbone), "weights_sha256": base_fingerprint(module)}
+    if is_gguf(clf.backbone):
+        reference["gguf_sha256"] = file_sha256(gguf_path(clf.backbone))
+    return reference
+
+
+def save(clf, path, *, overwrite=False, card_data=None, merge_lora=False):
     """Write a fitted classifier to the folder ``path`` in the safe format, with its model card.
+
+    A LoRA model's folder holds only the adapters and the head (``model.safetensors``) and a
+    reference to its base (``skafa.json``'s ``module.base``: the backbone as named and a SHA-256
+    of its weights); loading reads the base from there and refuses one with other weights. With
+    ``merge_lora=True`` the adapters are merged into the backbone's weights and the folder holds
+    a complete model that needs no base, for scoring.
 
     The folder is written next to ``path`` under a temporary name and renamed when complete, so
     an interrupted save leaves no half-written model at ``path``. Besides the model files it
@@ -180,6 +190,8 @@ def save(clf, path, *, overwrite=False, card_data=None):
         Replace an existing skafa model folder at ``path``.
     card_data : ModelCardData, optional
         The training data's name and held-out scores, for ``skafa.json`` and the model card.
+    merge_lora : bool, default=False
+        Save a LoRA model with its adapters merged into the backbone (a self-contained folder).
 
     Returns
     -------
@@ -195,6 +207,9 @@ def save(clf, path, *, overwrite=False, card_data=None):
     module = clf.net_.module_
     if not isinstance(module.head, torch.nn.Linear):
         raise TypeError("A quantised classifier cannot be saved; save the original and quantise after loading.")
+    lora = getattr(module, "lora", None)
+    if merge_lora and lora is not None:
+        module, lora = merged(module), None
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -209,11 +224,16 @@ def save(clf, path, *, overwrite=False, card_data=None):
             "n_classes": module.head.out_features,
             "attention_layer": module.attention_layer,
             "dropout": module.dropout.p,
-            "architecture": type(module.backbone).__name__,
+            "architecture": type(module.backbone.get_base_model() if lora else module.backbone).__name__,
+            "lora": lora,
+            "base": _base_reference(clf, module) if lora else None,
         },
     }
     with atomic_path(path, folder=True) as staging:
-        save_model(module, str(staging / WEIGHTS_FILE))
+        if lora:
+            save_file(trainable_state(module), str(staging / WEIGHTS_FILE))
+        else:
+            save_model(module, str(staging / WEIGHTS_FILE))
         module.backbone.config.save_pretrained(staging / BACKBONE_DIR)
         clf.tokenizer_.save_pretrained(staging / TOKENIZER_DIR)
         config["files"] = _file_table(staging)
@@ -284,10 +304,34 @@ def _verify_files(folder, files):
             raise ModelFileError(
                 f"{file} is truncated or altered: {size} bytes instead of the {expected['bytes']} it was saved with."
             )
-        if _digest(file) != expected["sha256"]:
+        if file_sha256(file) != expected["sha256"]:
             raise ModelFileError(f"{file} is corrupted: its checksum differs from the one it was saved with.")
 
 
+
+
+def _lora_module(folder, params, module_config):
+    """A LoRA model's module: its base loaded from the reference, checked, then adapters and head put on."""
+    base = module_config["base"]
+    module = TextClassifier(
+        base["backbone"],
+        module_config["n_classes"],
+        attention_layer=module_config["attention_layer"],
+        dropout=module_config["dropout"],
+        lora=module_config["lora"],
+    )
+    if base_fingerprint(module) != base["weights_sha256"]:
+        raise ModelFileError(
+            f"{folder} holds LoRA adapters trained on other base weights than those {base['backbone']!r} "
+            "loads now; load it where that backbone has the weights it was trained on, or save it with "
+            "merge_lora=True."
+        )
+    adapters = load_file(str(folder / WEIGHTS_FILE))
+    expected = trainable_state(module)
+    if set(adapters) != set(expected):
+        raise ModelFileError(f"{folder}'s adapter weights do not match its LoRA settings.")
+    module.load_state_dict(adapters, strict=False)
+    return module
 
 
 @dataclass
@@ -329,15 +373,18 @@ def read(path):
             raise TypeError("params is not a JSON object")
         classes = decode_labels(config["classes"])
         module_config = config["module"]
-        backbone_config = AutoConfig.from_pretrained(folder / BACKBONE_DIR, local_files_only=True, trust_remote_code=False)
-        module = TextClassifier(
-            params.get("backbone", ""),
-            module_config["n_classes"],
-            attention_layer=module_config["attention_layer"],
-            dropout=module_config["dropout"],
-            config=backbone_config,
-        )
-        load_model(module, str(folder / WEIGHTS_FILE), strict=True)
+        if module_config.get("lora"):
+            module = _lora_module(folder, params, module_config)
+        else:
+            backbone_config = AutoConfig.from_pretrained(folder / BACKBONE_DIR, local_files_only=True, trust_remote_code=False)
+            module = TextClassifier(
+                params.get("backbone", ""),
+                module_config["n_classes"],
+                attention_layer=module_config["attention_layer"],
+                dropout=module_config["dropout"],
+                config=backbone_config,
+            )
+            load_model(module, str(folder / WEIGHTS_FILE), strict=True)
         tokenizer = load_tokenizer(folder / TOKENIZER_DIR)
         if isinstance(params.get("class_weight"), dict):
             params["class_weight"] = {label: weight for label, weight in params["class_weight"]["pairs"]}

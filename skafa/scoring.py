@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .atomic import atomic_path
 from .inspection import attention_by_text
+from .lora import merged
 from .persistence import load_any
 from .pickling import prediction_net
 from .progress import interactive
@@ -46,10 +47,11 @@ def quantize_module(module):
 
     Every ``nn.Linear`` gets int8 weights and activations quantised on the fly
     (``torch.ao.quantization.quantize_dynamic``); embeddings and layer norms stay in float32.
+    LoRA adapters are merged into the weights first (quantised adapters cannot run).
     """
     from torch.ao.quantization import quantize_dynamic
 
-    module = copy.deepcopy(module).cpu().eval()
+    module = (merged(module) if getattr(module, "lora", None) else copy.deepcopy(module)).cpu().eval()
     with warnings.catch_warnings():
         # torch announces the move of eager quantisation to torchao; the API still works here.
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*torch.ao.quantization.*")

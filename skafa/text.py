@@ -41,6 +41,19 @@ def special_token_template(tokenizer):
     raise ValueError(f"Cannot find where {type(tokenizer).__name__} places the text among its special tokens.")
 
 
+def row_template(tokenizer, pool_token_id=None):
+    """The special ids before and after a text in a model row.
+
+    A decoder reads its prediction at the last position, so with a ``pool_token_id`` (its
+    end-of-text token) that token closes every row when the tokenizer does not already put it
+    there: the position the head reads is then a special token, never masked or dropped.
+    """
+    prefix, suffix = special_token_template(tokenizer)
+    if pool_token_id is not None and suffix[-1:] != [pool_token_id]:
+        suffix = suffix + [pool_token_id]
+    return prefix, suffix
+
+
 class EncodedTexts:
     """Token ids of texts as model rows: special tokens added, truncated or cut into windows.
 
@@ -62,10 +75,14 @@ class EncodedTexts:
     with_offsets : bool
         Keep each content token's character span and word index (``offsets``, ``word_ids``, one
         list per text), to map results back to the words of the text.
+    pool_token_id : int or None
+        The special token that closes each row of a decoder (see :func:`row_template`).
     """
 
-    def __init__(self, tokenizer, texts, max_length, truncation="head", window_stride=None, with_offsets=False):
-        prefix, suffix = special_token_template(tokenizer)
+    def __init__(
+        self, tokenizer, texts, max_length, truncation="head", window_stride=None, with_offsets=False, pool_token_id=None
+    ):
+        prefix, suffix = row_template(tokenizer, pool_token_id)
         budget = max_length - len(prefix) - len(suffix)
         if budget < 1:
             raise ValueError(f"max_length={max_length} leaves no room for text next to the special tokens.")

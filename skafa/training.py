@@ -26,6 +26,7 @@ from .callbacks import (
     training_state,
 )
 from .lexicon import lexicon_token_ids, load_lexicon
+from .lora import lora_settings
 from .net import AFAConfig, AFANet, WeightedCrossEntropy
 from .params import afa_options
 from .progress import interactive
@@ -38,6 +39,11 @@ CHECKPOINT_FILE = "skafa-checkpoint.pt"
 STRUCTURAL_PARAMS = (
     "backbone",
     "attention_layer",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "gradient_checkpointing",
     "afa",
     "afa__reward",
     "afa__discriminator_features",
@@ -82,7 +88,7 @@ def resolve_device(device):
 
 def structure(params):
     """The values of the structural parameters in ``params`` (a ``get_params`` dict), defaults filled in."""
-    values = {name: params[name] for name in ("backbone", "attention_layer")}
+    values = {name: params[name] for name in STRUCTURAL_PARAMS if not name.startswith("afa")}
     values["afa"] = bool(params["afa"])
     values.update({"afa__" + k: v for k, v in afa_options(params["afa"]).items()})
     return {name: values[name] for name in STRUCTURAL_PARAMS}
@@ -91,7 +97,12 @@ def structure(params):
 def check_same_structure(built, params):
     """Refuse to continue training when a parameter fixed at build time has changed since."""
     now = structure(params)
-    changed = [f"{name}: {built[name]!r} -> {now[name]!r}" for name in STRUCTURAL_PARAMS if built[name] != now[name]]
+    # .get: models built before a structural parameter existed were built with its default.
+    changed = [
+        f"{name}: {built.get(name, now[name])!r} -> {now[name]!r}"
+        for name in STRUCTURAL_PARAMS
+        if built.get(name, now[name]) != now[name]
+    ]
     if changed:
         raise ValueError(
             f"Cannot continue training: these parameters fix the model's structure and changed since it was "
@@ -155,8 +166,18 @@ def diagnostic_lexicon_ids(tokenizer):
 
 
 def mask_token_id(params, tokenizer):
-    """The token that hides a word, or None to hide it from the attention mask instead."""
-    return tokenizer.mask_token_id if params["mask_mode"] == "token" else None
+    """The token that hides a word, or None to hide it from the attention mask instead.
+
+    ``mask_mode="token"`` uses the mask token, else (decoders have none) the unknown-word token
+    when it is not also the end-of-text, padding or start token, else hides from the attention mask.
+    """
+    if params["mask_mode"] != "token":
+        return None
+    if tokenizer.mask_token_id is not None:
+        return tokenizer.mask_token_id
+    unk = tokenizer.unk_token_id
+    structural = {tokenizer.eos_token_id, tokenizer.pad_token_id, tokenizer.bos_token_id}
+    return unk if unk is not None and unk not in structural else None
 
 
 def build_net(
@@ -191,6 +212,8 @@ def build_net(
             "module__backbone": params["backbone"],
             "module__n_classes": n_classes,
             "module__attention_layer": params["attention_layer"],
+            "module__lora": lora_settings(params),
+            "module__gradient_checkpointing": params["gradient_checkpointing"],
         }
     # Routed only when a discriminator exists: skorch refuses parameters of unknown modules.
     discriminator_params = {}

@@ -3,7 +3,19 @@
 import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, PreTrainedTokenizerFast
+from transformers import (
+    BertConfig,
+    BertModel,
+    Gemma3TextConfig,
+    Gemma3TextModel,
+    GPT2Config,
+    GPT2Model,
+    LlamaConfig,
+    LlamaModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2Model,
+)
 
 from skafa.backbone import DEFAULT_BACKBONE, load_tokenizer
 
@@ -29,17 +41,47 @@ def tiny_bert(tmp_path_factory):
     return str(path)
 
 
+WORDS = ["<|endoftext|>", "[UNK]", *FILLER, *DECISIVE, "good", "bad"]
+
+
+def word_tokenizer():
+    """A word-level tokenizer that adds no special tokens and has no pad token, like SmolLM2's."""
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="[UNK]")
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory):
     """Folder of a 2-layer GPT-2 with a word-level tokenizer that adds no special tokens."""
     path = tmp_path_factory.mktemp("tiny_gpt2")
-    words = ["<|endoftext|>", "[UNK]", *FILLER, *DECISIVE, "good", "bad"]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="[UNK]")
-    config = GPT2Config(vocab_size=len(words), n_embd=32, n_layer=2, n_head=2, n_positions=64)
+    config = GPT2Config(vocab_size=len(WORDS), n_embd=32, n_layer=2, n_head=2, n_positions=64)
     GPT2Model(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    word_tokenizer().save_pretrained(path)
+    return str(path)
+
+
+# Decoder LLM families with a LoRA default: model class and a tiny config (grouped-query attention).
+DECODERS = {
+    "llama": (LlamaModel, LlamaConfig),
+    "qwen2": (Qwen2Model, Qwen2Config),
+    "gemma3": (Gemma3TextModel, Gemma3TextConfig),
+}
+
+
+# Qwen2 is left out here: transformers builds its own tokenizer class for a qwen2 config and
+# cannot read the word-level tokenizer (tests/test_llm_backbones.py checks its LoRA defaults).
+@pytest.fixture(scope="session", params=["llama", "gemma3"])
+def tiny_decoder(request, tmp_path_factory):
+    """Folder of a tiny random Llama / Qwen2 / Gemma 3 text model with the word-level tokenizer."""
+    model_class, config_class = DECODERS[request.param]
+    path = tmp_path_factory.mktemp(f"tiny_{request.param}")
+    config = config_class(
+        vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, max_position_embeddings=64, eos_token_id=0, pad_token_id=None, bos_token_id=None,
+    )
+    model_class(config).save_pretrained(path)
+    word_tokenizer().save_pretrained(path)
     return str(path)
 
 

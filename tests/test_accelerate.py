@@ -39,12 +39,13 @@ SCRIPT = textwrap.dedent(
 
 
     backbone, out, method = sys.argv[1], sys.argv[2], sys.argv[3]
-    afa = method != "plain"
+    # AFA with the learned discriminator: both modules must stay in step over the processes.
+    afa = skafa.AFAOptions(reward="discriminator") if method != "plain" else False
     # "early": AFA with a validation split and early stopping that may stop before the 4th epoch.
     extra = dict(epochs=4, validation_fraction=0.25, early_stopping=True, n_iter_no_change=1) if method == "early" else {}
     # Head dropout off (the backbone has none either): with no random numbers drawn in the forward
     # pass, two processes that each take half of every batch must end where one process ends.
-    skafa.backbone.TextClassifier.__init__.__defaults__ = (-1, 0.0, None)
+    skafa.backbone.TextClassifier.__init__.__defaults__ = (-1, 0.0, None, None, False)
     X, y = fake_focus_data(64, seed=0)
     settings = dict(epochs=2, batch_size=16, lr=1e-3, random_state=0, verbose=0, callbacks=[BatchRows()])
     clf = AFASentimentClassifier(backbone=backbone, accelerate=True, afa=afa, **{**settings, **extra}).fit(X, y)

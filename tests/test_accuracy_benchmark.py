@@ -33,7 +33,7 @@ def test_token_dropout_runs_at_the_rate_afa_masks_at():
 
 def test_method_specs_override_parameters_per_method():
     params = accuracy.method_params("afa_kl:afa_weight=0.3:afa__normalize_advantages=False", {"afa_weight": 1.0})
-    assert params == {"afa__reward": "kl", "afa_weight": 0.3, "afa__normalize_advantages": False}
+    assert params == {"afa__reward": "kl", "afa__n_samples": 2, "afa_weight": 0.3, "afa__normalize_advantages": False}
     with pytest.raises(SystemExit, match="unknown method"):
         accuracy.method_params("afa_magic", {})
 

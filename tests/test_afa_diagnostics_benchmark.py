@@ -20,15 +20,15 @@ DATA_ROOT = Path(accuracy.parse_args([]).data_root)
 def test_quick_run_writes_diagnostics_and_the_distance_to_the_control(tiny_bert, tmp_path):
     pytest.importorskip("vaderSentiment")
     afa_diagnostics.main(
-        ["--quick", "--backbone", tiny_bert, "--lr", "1e-3", "--datasets", "sst2", "--variants", "plain,default,direct_kl",
+        ["--quick", "--backbone", tiny_bert, "--lr", "1e-3", "--datasets", "sst2", "--variants", "plain,discriminator,direct_kl",
          "--out", str(tmp_path)]
     )
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("variant")
-    assert list(summary.index) == ["plain", "default", "direct_kl"]  # controls are folded into their variant
-    assert np.isnan(summary.loc["plain", "dp_vs_control"]) and summary.loc["default", "dp_vs_control"] >= 0
-    assert summary.loc["default", "disc_acc"] >= 0 and np.isnan(summary.loc["direct_kl", "disc_acc"])
+    assert list(summary.index) == ["plain", "discriminator", "direct_kl"]  # controls are folded into their variant
+    assert np.isnan(summary.loc["plain", "dp_vs_control"]) and summary.loc["discriminator", "dp_vs_control"] >= 0
+    assert summary.loc["discriminator", "disc_acc"] >= 0 and np.isnan(summary.loc["direct_kl", "disc_acc"])
     # The direct policy masks by attention, the complement policy against it: opposite signs.
-    default, direct = summary.loc["default"], summary.loc["direct_kl"]
+    default, direct = summary.loc["discriminator"], summary.loc["direct_kl"]
     assert np.sign(default.mask_occlusion_spearman) == -np.sign(default.attention_occlusion_spearman)
     assert np.sign(direct.mask_occlusion_spearman) == np.sign(direct.attention_occlusion_spearman)
     records = accuracy.load_records(tmp_path / "results.jsonl")

@@ -86,12 +86,12 @@ def test_standardize_gives_zero_mean_unit_variance_and_leaves_constants_centred(
 @pytest.mark.parametrize(
     "options, columns",
     [
-        (AFAOptions(), {"disc_acc"}),
-        (AFAOptions(reward="kl"), set()),
+        (AFAOptions(), set()),
+        (AFAOptions(reward="discriminator"), {"disc_acc"}),
         (AFAOptions(reward="handover", skill_scaling=True), {"disc_acc", "afa_lambda"}),
         (AFAOptions(policy="direct", reward="kl", exploration=0.2), set()),
     ],
-    ids=["default", "kl", "handover+skill", "direct+explore"],
+    ids=["default", "discriminator", "handover+skill", "direct+explore"],
 )
 def test_every_afa_fit_logs_the_diagnostics(fast_params, toy_data, options, columns):
     X, y = toy_data

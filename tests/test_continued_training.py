@@ -28,7 +28,9 @@ def recorded(clf):
 
 def test_changed_lr_batch_size_afa_weight_and_clipping_apply_to_a_warm_started_fit(fast_params, toy_data):
     X, y = toy_data
-    clf = AFASentimentClassifier(**{**fast_params, "warm_start": True, "callbacks": [RecordSteps()]}).fit(X, y)
+    discriminator = AFAOptions(reward="discriminator")
+    clf = AFASentimentClassifier(**{**fast_params, "warm_start": True, "callbacks": [RecordSteps()], "afa": discriminator})
+    clf.fit(X, y)
     steps_first = clf.net_.steps_
     clf.set_params(lr=1e-4, batch_size=8, afa_weight=0.9, max_grad_norm=0.5, weight_decay=0.05)
     clf.set_params(afa__discriminator_lr=5e-4)

@@ -39,7 +39,7 @@ def test_afa_with_the_discriminator_trains_and_logs_its_signals(tiny_bert):
     in test_afa_pieces.py.)"""
     X, y = fake_focus_data(64, seed=0)
     clf = AFASentimentClassifier(
-        backbone=tiny_bert, epochs=2, batch_size=16, lr=1e-3, afa=AFAOptions(warmup=0.0), device="cpu", random_state=0, verbose=0
+        backbone=tiny_bert, epochs=2, batch_size=16, lr=1e-3, afa=AFAOptions(reward="discriminator", warmup=0.0), device="cpu", random_state=0, verbose=0
     ).fit(X, y)
     assert clf.net_.steps_ == 8
     for key in ("afa_reward", "disc_acc", "pg_loss"):

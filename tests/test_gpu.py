@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def test_fits_and_predicts_on_cuda(tiny_bert, toy_data, mixed_precision):
     X, y = toy_data
     clf = AFASentimentClassifier(
-        tiny_bert, epochs=2, lr=1e-3, random_state=0, verbose=0, mixed_precision=mixed_precision
+        tiny_bert, epochs=2, lr=1e-3, random_state=0, verbose=0, mixed_precision=mixed_precision,
+        afa__reward="discriminator",
     ).fit(X, y)
     assert clf.device_ == "cuda"
     assert next(clf.net_.module_.parameters()).is_cuda

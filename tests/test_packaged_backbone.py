@@ -26,7 +26,7 @@ def test_default_backbone_fits_and_predicts_offline():
     clf.fit(train.text, train.label)
     proba = clf.predict_proba(test.text[:20])
     assert proba.shape == (20, 2) and np.all(np.isfinite(proba))
-    assert set(clf.history_[-1].keys()) >= {"train_loss", "afa_reward", "disc_acc"}
+    assert set(clf.history_[-1].keys()) >= {"train_loss", "afa_reward", "mask_dp"}
     words = clf.token_attention(["An absolutely riveting performance."])[0]
     assert [w for w, _ in words] == ["An", "absolutely", "riveting", "performance", "."]
     assert sum(w for _, w in words) == pytest.approx(1.0, abs=1e-5)

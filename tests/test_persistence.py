@@ -15,7 +15,7 @@ from skorch.exceptions import DeviceWarning
 
 import skafa
 import skafa.pickling
-from skafa import AFASentimentClassifier, ModelFileError, VersionMismatchWarning
+from skafa import AFAOptions, AFASentimentClassifier, ModelFileError, VersionMismatchWarning
 from skafa.persistence import load_any
 from skafa.safe_format import CONFIG_FILE, WEIGHTS_FILE
 
@@ -23,8 +23,9 @@ from skafa.safe_format import CONFIG_FILE, WEIGHTS_FILE
 @pytest.fixture(scope="module")
 def fitted(tiny_bert, toy_data):
     X, y = toy_data
-    # AFA on: the net has a discriminator and two optimizers that a scoring artifact leaves out.
-    params = dict(backbone=tiny_bert, epochs=1, batch_size=16, lr=1e-3, device="cpu", random_state=0, verbose=0)
+    # AFA with a discriminator: the net has two optimizers and a module that a scoring artifact leaves out.
+    params = dict(backbone=tiny_bert, epochs=1, batch_size=16, lr=1e-3, device="cpu", random_state=0, verbose=0,
+                  afa=AFAOptions(reward="discriminator"))
     return AFASentimentClassifier(**params).fit(X, y)
 
 
@@ -152,7 +153,9 @@ def test_saved_folder_round_trip_predicts_identically(fitted, saved, toy_data):
     assert not [f for f in files if f.endswith((".pkl", ".bin", ".pt", ".joblib"))]
     loaded = skafa.load(saved)
     np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
-    assert loaded.get_params() == {**fitted.get_params(), "callbacks": None}
+    # deep=True: the AFA options compare field by field (afa__reward, ...), not as objects.
+    expected = {k: v for k, v in fitted.get_params(deep=True).items() if k != "afa"}
+    assert {k: v for k, v in loaded.get_params(deep=True).items() if k != "afa"} == {**expected, "callbacks": None}
     for got, expected in zip(loaded.token_attention(X[:2]), fitted.token_attention(X[:2])):
         assert [w for w, _ in got] == [w for w, _ in expected]
         np.testing.assert_allclose([a for _, a in got], [a for _, a in expected], atol=1e-6)

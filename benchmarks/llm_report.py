@@ -1,0 +1,76 @@
+"""The LLM-backbone table: prompted references, LoRA fine-tuning, AFA + LoRA and its control, per dataset.
+
+Reads ``prompting.jsonl`` (``benchmarks/llm_prompting.py``) and the ``results.jsonl`` of one or
+more ``benchmarks/accuracy.py`` runs on a decoder backbone, and writes ``table.csv``: accuracy mean
+and standard deviation over seeds (few-shot: over example draws), and for AFA its paired difference
+to plain LoRA fine-tuning and to its lambda = 0 control with t-test p-values, and its relative gain
+over plain LoRA and over the zero-shot model, the figures to set beside the paper's "12.6%".
+
+    python benchmarks/llm_report.py docs/_static/llm --runs lora
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from accuracy import load_records  # noqa: E402
+from accuracy_report import paired_tests  # noqa: E402
+
+# accuracy.py method spec -> row name.
+ROWS = {"plain": "LoRA fine-tuning", "afa": "AFA + LoRA", "afa:afa_weight=0": "AFA + LoRA, lambda = 0 control"}
+FULL = "full fine-tuning"
+
+
+def fine_tuning_rows(records):
+    frame = pd.DataFrame(records)
+    frame["row"] = [
+        FULL if r["effective_params"].get("lora_r") in (None, 0) else ROWS.get(r["method"], r["method"]) for r in records
+    ]
+    return frame
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="holds prompting.jsonl and the runs' folders")
+    parser.add_argument("--runs", default="lora", help="comma-separated accuracy.py output folders inside FOLDER")
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    prompting = pd.DataFrame([json.loads(line) for line in (folder / "prompting.jsonl").read_text().splitlines()])
+    records = [r for run in args.runs.split(",") for r in load_records(folder / run / "results.jsonl")]
+    tuned = fine_tuning_rows(records)
+    rows = []
+    for dataset in tuned.dataset.unique():
+        zero = prompting[(prompting.dataset == dataset) & (prompting.method == "zero_shot")].accuracy.mean()
+        few = prompting[(prompting.dataset == dataset) & (prompting.method == "few_shot")].accuracy
+        rows.append({"dataset": dataset, "method": "zero-shot (skorch.llm)", "accuracy": zero, "std": np.nan, "seeds": 1})
+        rows.append({"dataset": dataset, "method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
+                     "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
+        here = tuned[tuned.dataset == dataset]
+        by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}
+        for name, acc in by_seed.items():
+            row = {"dataset": dataset, "method": name, "accuracy": acc.mean(), "std": acc.std(ddof=1) if len(acc) > 1 else np.nan,
+                   "seeds": len(acc), "fit_min": here[here.row == name].fit_s.mean() / 60,
+                   "peak_rss_gb": here[here.row == name].peak_rss_mb.max() / 1024}
+            if name == ROWS["afa"]:
+                for other, label in ((ROWS["plain"], "plain_lora"), (ROWS["afa:afa_weight=0"], "control")):
+                    if other in by_seed:
+                        diff, p, _ = paired_tests(acc.to_dict(), by_seed[other].to_dict())
+                        row[f"d_vs_{label}"], row[f"p_vs_{label}"] = diff, p
+                if ROWS["plain"] in by_seed:
+                    row["rel_gain_vs_plain_lora_pct"] = 100 * (acc.mean() / by_seed[ROWS["plain"]].mean() - 1)
+                row["rel_gain_vs_zero_shot_pct"] = 100 * (acc.mean() / zero - 1)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "table.csv", index=False, float_format="%.4f")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
