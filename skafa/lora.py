@@ -7,6 +7,7 @@ of the query and key projections. See the "LLM backbones" page of the docs.
 
 import copy
 import hashlib
+import warnings
 
 # Adapted projections per model family when ``lora_target_modules`` is None: all four attention
 # projections (query and key carry the policy gradient; value and output adapt the content).
@@ -59,7 +60,10 @@ def add_lora(backbone, settings):
         r=settings["r"], lora_alpha=settings["alpha"], lora_dropout=settings["dropout"], target_modules=list(targets)
     )
     try:
-        return peft.get_peft_model(backbone, config)
+        with warnings.catch_warnings():
+            # peft asks transformers v5 for a property v5 renamed; the warning is theirs, not the user's.
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*is_gradient_checkpointing.*")
+            return peft.get_peft_model(backbone, config)
     except ValueError as exc:  # e.g. none of the target modules exists in this backbone
         raise ValueError(f"Cannot add LoRA adapters to {model_type!r} with target modules {list(targets)}: {exc}") from exc
 

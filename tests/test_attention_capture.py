@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+
+import skafa.backbone
 from transformers import AutoModel
 
 from skafa.backbone import TextClassifier, load_tokenizer
@@ -71,3 +73,36 @@ def test_capture_is_differentiable(tiny_bert):
     out.attention[:, 1].sum().backward()
     query_weight = module.backbone.encoder.layer[-1].attention.self.query.weight
     assert query_weight.grad is not None and query_weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("layer", [0, -1])
+def test_eager_attention_maps_give_the_captured_row(tiny_bert, monkeypatch, layer):
+    """Architectures outside transformers' AttentionInterface (MPNet) read the row off eager attention maps."""
+    _, X = batch_for(tiny_bert)
+    torch.manual_seed(0)
+    captured = TextClassifier(tiny_bert, n_classes=2, attention_layer=layer).eval()
+    monkeypatch.setattr(skafa.backbone, "routes_attention", lambda config: False)
+    torch.manual_seed(0)
+    eager = TextClassifier(tiny_bert, n_classes=2, attention_layer=layer).eval()
+    assert eager.eager_attention and eager.backbone.config._attn_implementation == "eager"
+    a = captured(X["input_ids"], X["attention_mask"], X["content_mask"], return_details=True)
+    b = eager(X["input_ids"], X["attention_mask"], X["content_mask"], return_details=True)
+    torch.testing.assert_close(b.attention, a.attention, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(b.logits, a.logits, atol=1e-5, rtol=1e-4)
+    b.attention[:, 1].sum().backward()  # differentiable, as AFA needs
+    assert eager.backbone.encoder.layer[layer].attention.self.query.weight.grad.abs().sum() > 0
+
+
+def test_mpnet_loads_with_eager_attention(tmp_path):
+    from transformers import MPNetConfig, MPNetModel
+
+    config = MPNetConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    MPNetModel(config).save_pretrained(tmp_path)
+    module = TextClassifier(str(tmp_path), n_classes=2).eval()
+    assert module.eager_attention
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 8, 2, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    content = torch.tensor([[0, 1, 1, 1, 0], [0, 1, 0, 0, 0]], dtype=torch.bool)
+    out = module(ids, mask, content, return_details=True)
+    torch.testing.assert_close(out.attention.sum(dim=1), torch.ones(2))
+    assert (out.attention[~content] == 0).all()
