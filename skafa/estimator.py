@@ -15,7 +15,7 @@ from .callbacks import fingerprint
 from .inference import encode, text_logits
 from .inspection import attention_by_text, count_words
 from .labels import check_same_classes, class_weights, encode_known_labels, encode_new_labels
-from .params import AFAOptions, afa_options, validate_params
+from .params import AFAOptions, afa_options, upgrade_afa, validate_params
 from .pickling import PredictionPickleMixin, is_prediction_only
 from .report import AttentionReport
 from .safe_format import save
@@ -300,6 +300,12 @@ class AFASentimentClassifier(PredictionPickleMixin, ClassifierMixin, BaseEstimat
         elif routed and not isinstance(afa, AFAOptions):
             raise ValueError(f"AFA options {sorted(n for n in params if n.startswith('afa__'))} were set while afa={afa!r}.")
         return super().set_params(**params)
+
+    def _upgrade_state(self, state, version):
+        # A pickle of afa=True from before 0.2.0 trained with that version's AFA defaults.
+        if "afa" in state:
+            state = {**state, "afa": upgrade_afa(state["afa"], version)}
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

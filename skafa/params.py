@@ -10,6 +10,7 @@ page of the documentation says what each option does and how its default was cho
 import os
 
 import numpy as np
+from packaging.version import InvalidVersion, Version
 from sklearn.base import BaseEstimator
 
 from .validation import check_bool, check_choice, check_number
@@ -237,10 +238,37 @@ def validate_params(params):
             check(name, params[name])
 
 
-def rename_legacy(params):
-    """Saved parameters of older versions, their AFA options moved into ``afa``."""
+# What ``afa=True`` meant before skafa 0.2.0, whose AFA-signal study changed these defaults.
+DEFAULTS_BEFORE_0_2 = {"reward": "discriminator", "n_samples": 2}
+
+
+def saved_before_0_2(version):
+    """True for a model written by skafa < 0.2.0 (or by a version too old to record itself)."""
+    try:
+        return version is None or Version(str(version)) < Version("0.2.0")
+    except InvalidVersion:
+        return False
+
+
+def upgrade_afa(afa, version):
+    """``afa`` of a model saved by skafa ``version``, with the AFA defaults of that version made explicit.
+
+    A model saved with ``afa=True`` before 0.2.0 trained with the discriminator reward and two
+    masks per text; it keeps them when it loads, so that continued training and ``get_params``
+    say what it was trained with.
+    """
+    if afa is True and saved_before_0_2(version):
+        return AFAOptions(**DEFAULTS_BEFORE_0_2)
+    return afa
+
+
+def rename_legacy(params, version=None):
+    """Saved parameters of ``version`` (older ones), their AFA options moved into ``afa``."""
     params = dict(params)
     moved = {LEGACY_NAMES[name]: params.pop(name) for name in list(params) if name in LEGACY_NAMES}
     if moved and params.get("afa", True) is True:
-        params["afa"] = AFAOptions(**moved)
+        defaults = DEFAULTS_BEFORE_0_2 if saved_before_0_2(version) else {}
+        params["afa"] = AFAOptions(**{**defaults, **moved})
+    if "afa" in params:
+        params["afa"] = upgrade_afa(params["afa"], version)
     return params

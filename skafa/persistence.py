@@ -18,9 +18,9 @@ from .pickling import VersionMismatchWarning, prediction_net
 from .safe_format import ModelFileError
 
 
-def _known_params(params):
-    """The saved parameters this skafa knows (older names renamed); warns about the others."""
-    params = rename_legacy(params)
+def _known_params(params, version):
+    """The saved parameters this skafa knows (older names renamed, older defaults made explicit); warns about the others."""
+    params = rename_legacy(params, version)
     if isinstance(params.get("afa"), dict):
         params["afa"] = AFAOptions(**params["afa"].get("AFAOptions", {}))
     known = set(AFASentimentClassifier().get_params(deep=False))
@@ -65,7 +65,7 @@ def load(path):
     if saved.estimator != AFASentimentClassifier.__name__:
         raise ModelFileError(f"{saved.folder} holds a {saved.estimator!r}, not an AFASentimentClassifier.")
     try:
-        clf = AFASentimentClassifier(**_known_params(saved.params))
+        clf = AFASentimentClassifier(**_known_params(saved.params, saved.versions.get("skafa")))
     except TypeError as exc:
         raise ModelFileError(f"{saved.folder} has invalid parameters: {exc}") from exc
     net = AFANet(

@@ -99,11 +99,16 @@ class PredictionPickleMixin:
         stamp = state.pop(VERSION_STAMP_KEY, None)
         if stamp is not None:
             check_version_stamp(stamp, f"This pickled {type(self).__name__}")
+        state = self._upgrade_state(state, (stamp or {}).get("skafa"))
         # A parameter added since the pickle was written takes its default, so get_params works.
         for name, param in inspect.signature(type(self).__init__).parameters.items():
             if param.default is not inspect.Parameter.empty:
                 state.setdefault(name, param.default)
         super().__setstate__(state)
+
+    def _upgrade_state(self, state, version):
+        """The unpickled ``state`` of an object pickled by skafa ``version``, brought up to date (a hook)."""
+        return state
 
     def __copy__(self):
         copied = object.__new__(type(self))

@@ -345,6 +345,7 @@ class SavedModel:
     fitted: dict
     module: TextClassifier
     tokenizer: object
+    versions: dict
 
 
 def read(path):
@@ -396,4 +397,4 @@ def read(path):
     if len(classes) != module.head.out_features:
         raise ModelFileError(f"{folder} has {len(classes)} classes but a head with {module.head.out_features} outputs.")
     module.eval()
-    return SavedModel(folder, config.get("estimator"), params, classes, fitted, module, tokenizer)
+    return SavedModel(folder, config.get("estimator"), params, classes, fitted, module, tokenizer, config["versions"])

@@ -59,7 +59,8 @@ def test_changed_lr_applies_to_the_next_partial_fit(fast_params, toy_data):
 
 
 @pytest.mark.parametrize(
-    "change", [{"afa": False}, {"attention_layer": 0}, {"afa__reward": "kl"}, {"afa__discriminator_hidden": 8}]
+    "change",
+    [{"afa": False}, {"attention_layer": 0}, {"afa__reward": "discriminator"}, {"afa__discriminator_hidden": 8}, {"lora_r": 4}],
 )
 def test_a_changed_structural_parameter_is_refused_by_name(fast_params, toy_data, change):
     X, y = toy_data

@@ -341,10 +341,39 @@ def test_a_folder_with_the_older_flat_option_names_loads_them_into_afa(saved, tm
     from skafa import AFAOptions
 
     folder = _copy(saved, tmp_path)
-    _edit_config(folder, lambda c: c["params"].update(afa=True, mask_temperature=2.0, reward="kl"))
+
+    def flat_names_of_0_1(config):
+        config["params"].update(afa=True, mask_temperature=2.0, reward="kl")
+        config["versions"]["skafa"] = "0.1.0"
+
+    _edit_config(folder, flat_names_of_0_1)
     loaded = skafa.load(folder)
     assert isinstance(loaded.afa, AFAOptions)
+    # Options it did not name take the defaults of 0.1 (two masks per text), not today's.
     assert (loaded.afa.temperature, loaded.afa.reward, loaded.afa.n_samples) == (2.0, "kl", 2)
+
+
+@pytest.mark.parametrize("version, expected", [("0.1.0", ("discriminator", 2)), ("0.2.0", None)])
+def test_afa_true_from_before_the_default_change_keeps_the_defaults_it_trained_with(
+    saved, fitted, tmp_path, monkeypatch, version, expected
+):
+    folder = _copy(saved, tmp_path)
+
+    def saved_by(config):
+        config["params"]["afa"] = True
+        config["versions"]["skafa"] = version
+
+    _edit_config(folder, saved_by)
+    stamp = {**skafa.pickling.version_stamp(), "skafa": version}
+    with monkeypatch.context() as patch:
+        patch.setattr(fitted, "afa", True)
+        patch.setattr(skafa.pickling, "version_stamp", lambda: stamp)
+        data = pickle.dumps(fitted)
+    for loaded in (skafa.load(folder), pickle.loads(data)):
+        if expected is None:
+            assert loaded.afa is True
+        else:
+            assert (loaded.afa.reward, loaded.afa.n_samples) == expected
 
 
 def test_a_pickle_written_before_a_parameter_existed_loads_with_its_default(plain_clf, toy_data):
