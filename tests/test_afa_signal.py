@@ -22,24 +22,31 @@ class PolicyGradientOnly(AFANet):
         return self.fixed_advantages[: rewards.shape[0]] * self.scale
 
 
-def attention_weight_grads(tiny_bert, scale, fixed):
+def policy_gradient_step(backbone, scale, fixed, *, mask_token_id=103, vocab=(1000, 2000), **module_params):
+    """A net after one training step on the policy-gradient term alone, advantages ``scale * fixed``."""
     torch.manual_seed(0)
     net = PolicyGradientOnly(
         TextClassifier,
-        module__backbone=tiny_bert,
+        module__backbone=backbone,
         module__n_classes=2,
+        **{f"module__{k}": v for k, v in module_params.items()},
         criterion=WeightedCrossEntropy,
-        afa_config=AFAConfig(reward="kl", mask_token_id=103, weight=1.0),
+        afa_config=AFAConfig(reward="kl", mask_token_id=mask_token_id, weight=1.0),
         device="cpu",
     ).initialize()
     net.fixed_advantages, net.scale = fixed, scale
     X, y = batch(n_texts=8, length=12, n_pad=2)
-    X["input_ids"] = X["input_ids"] % 1000 + 1000  # ids inside the tiny vocabulary
+    X["input_ids"] = X["input_ids"] % (vocab[1] - vocab[0]) + vocab[0]  # ids inside the tiny vocabulary
     torch.manual_seed(1)  # the same masks for every scale
     net.history.new_epoch()
     net.history.new_batch()
     net.optimizer_.zero_grad()
     net.train_step_single((X, y))
+    return net
+
+
+def attention_weight_grads(tiny_bert, scale, fixed):
+    net = policy_gradient_step(tiny_bert, scale, fixed)
     layer = net.module_.backbone.encoder.layer[-1].attention.self
     return layer.query.weight.grad.clone(), layer.key.weight.grad.clone()
 

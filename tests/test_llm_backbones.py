@@ -21,15 +21,13 @@ from skafa import AFASentimentClassifier, AttentionReport
 from skafa.backbone import BackboneError, TextClassifier, load_tokenizer
 from skafa.cli import main
 from skafa.inference import encode
-from skafa.net import AFAConfig, WeightedCrossEntropy
 from skafa.safe_format import ModelFileError
 from skafa.scoring import scoring_copy
 from skafa.text import TextDataset
 from skafa.training import mask_token_id
 
 from .conftest import DECODERS, WORDS, fake_focus_data
-from .test_afa_signal import PolicyGradientOnly
-from .test_token_dropout import batch
+from .test_afa_signal import policy_gradient_step
 
 peft = pytest.importorskip("peft")
 
@@ -139,24 +137,7 @@ def test_unknown_target_modules_are_a_clear_error(tiny_decoder):
 
 
 def lora_weight_grads(path, scale, fixed):
-    torch.manual_seed(0)
-    net = PolicyGradientOnly(
-        TextClassifier,
-        module__backbone=path,
-        module__n_classes=2,
-        module__lora=LORA,
-        criterion=WeightedCrossEntropy,
-        afa_config=AFAConfig(reward="kl", mask_token_id=1, weight=1.0),
-        device="cpu",
-    ).initialize()
-    net.fixed_advantages, net.scale = fixed, scale
-    X, y = batch(n_texts=8, length=12, n_pad=2)
-    X["input_ids"] = X["input_ids"] % (len(WORDS) - 2) + 2
-    torch.manual_seed(1)
-    net.history.new_epoch()
-    net.history.new_batch()
-    net.optimizer_.zero_grad()
-    net.train_step_single((X, y))
+    net = policy_gradient_step(path, scale, fixed, mask_token_id=1, vocab=(2, len(WORDS)), lora=LORA)
     return {n: p.grad.clone() for n, p in net.module_.named_parameters() if "lora_B" in n and ("q_proj" in n or "k_proj" in n)}
 
 
