@@ -54,7 +54,8 @@ def main(argv=None):
                      "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
         here = tuned[tuned.dataset == dataset]
         by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}
-        for name, acc in by_seed.items():
+        order = [*ROWS.values(), FULL]
+        for name, acc in sorted(by_seed.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
             row = {"dataset": dataset, "method": name, "accuracy": acc.mean(), "std": acc.std(ddof=1) if len(acc) > 1 else np.nan,
                    "seeds": len(acc), "fit_min": here[here.row == name].fit_s.mean() / 60,
                    "peak_rss_gb": here[here.row == name].peak_rss_mb.max() / 1024}
