@@ -20,6 +20,7 @@ import skafa
 from skafa import AFASentimentClassifier, AttentionReport
 from skafa.backbone import BackboneError, TextClassifier, load_tokenizer
 from skafa.cli import main
+from skafa.cli.info import lines as info_lines
 from skafa.inference import encode
 from skafa.safe_format import ModelFileError
 from skafa.scoring import scoring_copy
@@ -181,6 +182,7 @@ def test_the_folder_holds_adapters_and_head_and_loads_against_the_same_base(lora
     lora_clf.save(tmp_path / "merged", merge_lora=True)
     config = json.loads((tmp_path / "adapter" / "skafa.json").read_text())
     assert config["module"]["lora"]["r"] == 4 and len(config["module"]["base"]["weights_sha256"]) == 64
+    assert any(line.startswith("LoRA") and "r=4" in line for line in info_lines(config, tmp_path / "adapter"))
     assert (tmp_path / "adapter" / "model.safetensors").stat().st_size < (tmp_path / "merged" / "model.safetensors").stat().st_size / 5
     np.testing.assert_allclose(skafa.load(tmp_path / "adapter").predict_proba(X), lora_clf.predict_proba(X), atol=1e-6)
     np.testing.assert_allclose(skafa.load(tmp_path / "merged").predict_proba(X), lora_clf.predict_proba(X), atol=1e-5)

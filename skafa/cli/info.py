@@ -49,6 +49,12 @@ def lines(config, folder):
         ("classes", ", ".join(map(str, config["classes"]["values"]))),
         ("training", ", ".join(training)),
     ]
+    module = config.get("module", {})
+    if module.get("lora"):
+        lora, base = module["lora"], module.get("base") or {}
+        targets = ", ".join(lora.get("target_modules") or ["the family's attention projections"])
+        rows.append(("LoRA", f"r={lora['r']}, alpha={lora['alpha']:g} on {targets}; the folder holds adapters and "
+                             f"head, the base is {base.get('backbone')!r} (weights sha256 {base.get('weights_sha256', '?')[:16]}...)"))
     if card.get("metrics"):
         scores = ", ".join(f"{k} {v:.4f}" for k, v in card["metrics"].items())
         rows.append(("metrics", f"{scores} ({card.get('evaluated_on') or 'held-out data'})"))
