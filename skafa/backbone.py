@@ -193,14 +193,17 @@ class TextClassifier(nn.Module):
             pooled = out.last_hidden_state[rows, pool_index]
         return pooled
 
-    def _forward_eager(self, input_ids, attention_mask, content_mask, pool_index):
-        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
-        n_layers = len(out.attentions)
+    def _check_attention_layer(self, n_layers):
         if not -n_layers <= self.attention_layer < n_layers:
             raise ValueError(
                 f"attention_layer={self.attention_layer} is out of range: the backbone has {n_layers} "
                 f"attention layers (use 0..{n_layers - 1} or -{n_layers}..-1)."
             )
+
+    def _forward_eager(self, input_ids, attention_mask, content_mask, pool_index):
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, output_attentions=True)
+        n_layers = len(out.attentions)
+        self._check_attention_layer(n_layers)
         rows = torch.arange(input_ids.shape[0], device=input_ids.device)
         probs = out.attentions[self.attention_layer][rows, :, pool_index].float().mean(dim=1)
         pooled = self._pooled(out, pool_index)
@@ -218,11 +221,7 @@ class TextClassifier(nn.Module):
             self.backbone.train(was_training)
         order = list(dict.fromkeys(calls))
         n_layers = len(order)
-        if not -n_layers <= self.attention_layer < n_layers:
-            raise ValueError(
-                f"attention_layer={self.attention_layer} is out of range: the backbone has {n_layers} "
-                f"attention layers (use 0..{n_layers - 1} or -{n_layers}..-1)."
-            )
+        self._check_attention_layer(n_layers)
         names = {id(m): name for name, m in self.backbone.named_modules()}
         return names[id(order[self.attention_layer])]
 
