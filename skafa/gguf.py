@@ -7,6 +7,7 @@ as an ordinary model folder (safetensors, config, tokenizer) under the user cach
 by the file's SHA-256, so later loads read the folder. See the "LLM backbones" page of the docs.
 """
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -125,6 +126,21 @@ def gguf_path(backbone):
     return path
 
 
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path, size, mtime_ns):
+    return file_sha256(path)
+
+
+def gguf_sha256(path):
+    """SHA-256 of a GGUF file, hashed once per process while its size and modification time hold.
+
+    A fit resolves its backbone several times (tokenizer, config, weights) and saving needs the
+    digest again; hashing a 0.5 GB file each time would cost seconds.
+    """
+    stat = os.stat(path)
+    return _sha256_of(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+
+
 def converted_folder(backbone):
     """A model folder with ``backbone``'s weights (float32 safetensors) and tokenizer.
 
@@ -132,7 +148,7 @@ def converted_folder(backbone):
     SHA-256, so a changed file is converted again.
     """
     path = gguf_path(backbone)
-    digest = file_sha256(path)
+    digest = gguf_sha256(path)
     target = cache_dir() / "converted" / digest[:32]
     if (target / "config.json").is_file():
         return target

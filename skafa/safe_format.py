@@ -23,7 +23,7 @@ from transformers import AutoConfig
 from .atomic import atomic_path
 from .backbone import TextClassifier, load_tokenizer
 from .digest import file_sha256
-from .gguf import gguf_path, is_gguf
+from .gguf import gguf_path, gguf_sha256, is_gguf
 from .lora import base_fingerprint, merged, trainable_state
 from .model_card import CARD_FILE, ModelCardData, render
 from .pickling import check_version_stamp, version_stamp
@@ -162,7 +162,7 @@ def _base_reference(clf, module):
     """What a LoRA model's adapters were trained on: the backbone as named, and its weights' fingerprint."""
     reference = {"backbone": os.fspath(clf.backbone), "weights_sha256": base_fingerprint(module)}
     if is_gguf(clf.backbone):
-        reference["gguf_sha256"] = file_sha256(gguf_path(clf.backbone))
+        reference["gguf_sha256"] = gguf_sha256(gguf_path(clf.backbone))
     return reference
 
 
