@@ -40,6 +40,8 @@ AFA_METRICS = ("afa_reward", "pg_loss", "reward_std", "mask_flip", "mask_dp", "r
 class AFAConfig:
     """The knobs of Adversarial Feedback for Attention (see the method page of the docs).
 
+    The defaults are those of :class:`~skafa.params.AFAOptions` and the estimator.
+
     Attributes
     ----------
     mask_ratio : float
@@ -87,12 +89,12 @@ class AFAConfig:
     mask_ratio: float = 0.15
     weight: float = 0.3
     temperature: float = 1.0
-    n_samples: int = 2
+    n_samples: int = 1
     start_step: int = 0
     mask_token_id: int | None = None
     features: str = "proba"
     policy: str = "attention"
-    reward: str = "discriminator"
+    reward: str = "kl"
     paired_discriminator: bool = False
     probe_dropout: bool = False
     normalize_advantages: bool = True

@@ -31,7 +31,7 @@ def policy_gradient_step(backbone, scale, fixed, *, mask_token_id=103, vocab=(10
         module__n_classes=2,
         **{f"module__{k}": v for k, v in module_params.items()},
         criterion=WeightedCrossEntropy,
-        afa_config=AFAConfig(reward="kl", mask_token_id=mask_token_id, weight=1.0),
+        afa_config=AFAConfig(reward="kl", n_samples=2, mask_token_id=mask_token_id, weight=1.0),
         device="cpu",
     ).initialize()
     net.fixed_advantages, net.scale = fixed, scale
@@ -61,6 +61,18 @@ def test_the_policy_gradient_alone_reaches_the_attention_query_and_key_weights(t
     torch.testing.assert_close(q2, 2 * q1, rtol=1e-4, atol=1e-8)
     torch.testing.assert_close(k2, 2 * k1, rtol=1e-4, atol=1e-8)
     assert q0.abs().sum() == 0 and k0.abs().sum() == 0
+
+
+def test_the_net_config_defaults_are_the_estimator_defaults():
+    # The net's config is built from the estimator's parameters; a config built by hand (tests,
+    # research scripts) must not silently train something else than the documented default.
+    config, options, estimator = AFAConfig(), AFAOptions().get_params(), AFASentimentClassifier()
+    renamed = {"features": "discriminator_features"}
+    shared = ("temperature", "n_samples", "policy", "reward", "features", "paired_discriminator",
+              "probe_dropout", "normalize_advantages", "exploration", "skill_scaling")
+    assert {name: getattr(config, name) for name in shared} == {
+        name: options[renamed.get(name, name)] for name in shared}
+    assert (config.weight, config.mask_ratio) == (estimator.afa_weight, estimator.mask_ratio)
 
 
 def test_direct_policy_masks_in_proportion_to_attention():
