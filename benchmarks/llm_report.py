@@ -1,4 +1,4 @@
-"""The LLM-backbone table: prompted references, LoRA fine-tuning, AFA + LoRA and its control, per dataset.
+"""The LLM-backbone table: prompted references, LoRA fine-tuning, AFA + LoRA and its control, per backbone and dataset.
 
 Reads ``prompting.jsonl`` (``benchmarks/llm_prompting.py``) and the ``results.jsonl`` of one or
 more ``benchmarks/accuracy.py`` runs on a decoder backbone, and writes ``table.csv``: accuracy mean
@@ -33,7 +33,35 @@ def fine_tuning_rows(records):
     frame["row"] = [
         FULL if r["effective_params"].get("lora_r") in (None, 0) else ROWS.get(r["method"], r["method"]) for r in records
     ]
+    frame["backbone"] = [r["effective_params"]["backbone"] for r in records]
     return frame
+
+
+def table_rows(backbone, dataset, here, prompting):
+    """The rows of one backbone on one dataset: prompted references (when measured), then fine-tuning."""
+    rows = []
+    zero = prompting[prompting.method == "zero_shot"].accuracy.mean()
+    few = prompting[prompting.method == "few_shot"].accuracy
+    if len(prompting):
+        rows.append({"method": "zero-shot (skorch.llm)", "accuracy": zero, "std": np.nan, "seeds": 1})
+        rows.append({"method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
+                     "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
+    by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}
+    order = [*ROWS.values(), FULL]
+    for name, acc in sorted(by_seed.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
+        row = {"method": name, "accuracy": acc.mean(), "std": acc.std(ddof=1) if len(acc) > 1 else np.nan,
+               "seeds": len(acc), "fit_min": here[here.row == name].fit_s.mean() / 60,
+               "peak_rss_gb": here[here.row == name].peak_rss_mb.max() / 1024}
+        if name == ROWS["afa"]:
+            for other, label in ((ROWS["plain"], "plain_lora"), (ROWS["afa:afa_weight=0"], "control")):
+                if other in by_seed:
+                    diff, p, _ = paired_tests(acc.to_dict(), by_seed[other].to_dict())
+                    row[f"d_vs_{label}"], row[f"p_vs_{label}"] = diff, p
+            if ROWS["plain"] in by_seed:
+                row["rel_gain_vs_plain_lora_pct"] = 100 * (acc.mean() / by_seed[ROWS["plain"]].mean() - 1)
+            row["rel_gain_vs_zero_shot_pct"] = 100 * (acc.mean() / zero - 1)
+        rows.append(row)
+    return [{"backbone": backbone, "dataset": dataset, **row} for row in rows]
 
 
 def main(argv=None):
@@ -46,28 +74,9 @@ def main(argv=None):
     records = [r for run in args.runs.split(",") for r in load_records(folder / run / "results.jsonl")]
     tuned = fine_tuning_rows(records)
     rows = []
-    for dataset in tuned.dataset.unique():
-        zero = prompting[(prompting.dataset == dataset) & (prompting.method == "zero_shot")].accuracy.mean()
-        few = prompting[(prompting.dataset == dataset) & (prompting.method == "few_shot")].accuracy
-        rows.append({"dataset": dataset, "method": "zero-shot (skorch.llm)", "accuracy": zero, "std": np.nan, "seeds": 1})
-        rows.append({"dataset": dataset, "method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
-                     "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
-        here = tuned[tuned.dataset == dataset]
-        by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}
-        order = [*ROWS.values(), FULL]
-        for name, acc in sorted(by_seed.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
-            row = {"dataset": dataset, "method": name, "accuracy": acc.mean(), "std": acc.std(ddof=1) if len(acc) > 1 else np.nan,
-                   "seeds": len(acc), "fit_min": here[here.row == name].fit_s.mean() / 60,
-                   "peak_rss_gb": here[here.row == name].peak_rss_mb.max() / 1024}
-            if name == ROWS["afa"]:
-                for other, label in ((ROWS["plain"], "plain_lora"), (ROWS["afa:afa_weight=0"], "control")):
-                    if other in by_seed:
-                        diff, p, _ = paired_tests(acc.to_dict(), by_seed[other].to_dict())
-                        row[f"d_vs_{label}"], row[f"p_vs_{label}"] = diff, p
-                if ROWS["plain"] in by_seed:
-                    row["rel_gain_vs_plain_lora_pct"] = 100 * (acc.mean() / by_seed[ROWS["plain"]].mean() - 1)
-                row["rel_gain_vs_zero_shot_pct"] = 100 * (acc.mean() / zero - 1)
-            rows.append(row)
+    for (backbone, dataset), here in tuned.groupby(["backbone", "dataset"], sort=False):
+        rows.extend(table_rows(backbone, dataset, here, prompting[(prompting.backbone == backbone)
+                                                                   & (prompting.dataset == dataset)]))
     table = pd.DataFrame(rows)
     table.to_csv(folder / "table.csv", index=False, float_format="%.4f")
     print(table.to_string(index=False))
