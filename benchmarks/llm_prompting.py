@@ -51,7 +51,7 @@ def main(argv=None):
     parser.add_argument("--backbone", default="smollm2-135m")
     parser.add_argument("--datasets", default="sst2,mr")
     parser.add_argument("--n-test", type=int, default=500)
-    parser.add_argument("--seeds", type=int, default=3, help="few-shot example draws")
+    parser.add_argument("--seeds", type=int, default=3, help="few-shot example draws (0: zero-shot only)")
     parser.add_argument("--shots", type=int, default=5)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "datasets"))
@@ -67,13 +67,13 @@ def main(argv=None):
     done = set()
     results = out / "prompting.jsonl"
     if results.exists():
-        done = {(r["dataset"], r["method"], r["seed"]) for r in map(json.loads, results.read_text().splitlines())}
+        done = {(r["backbone"], r["dataset"], r["method"], r["seed"]) for r in map(json.loads, results.read_text().splitlines())}
     for dataset in args.datasets.split(","):
         pool, evaluation, _ = accuracy.evaluation_split(args.data_root, dataset, "valid", args.n_test)
         labels = pool.label.map(LABEL_NAMES).to_numpy()
         runs = [("zero_shot", None)] + [("few_shot", seed) for seed in range(args.seeds)]
         for method, seed in runs:
-            if (dataset, method, seed) in done:
+            if (args.backbone, dataset, method, seed) in done:
                 continue
             if method == "zero_shot":
                 clf = ZeroShotClassifier(model=model, tokenizer=tokenizer, prompt=chat_prompt(tokenizer, DEFAULT_PROMPT_ZERO_SHOT))
