@@ -3,8 +3,8 @@
 Reads ``prompting.jsonl`` (``benchmarks/llm_prompting.py``) and the ``results.jsonl`` of one or
 more ``benchmarks/accuracy.py`` runs on a decoder backbone, and writes ``table.csv``: accuracy mean
 and standard deviation over seeds (few-shot: over example draws), and for AFA its paired difference
-to plain LoRA fine-tuning and to its lambda = 0 control with t-test p-values, and its relative gain
-over plain LoRA and over the zero-shot model, the figures to set beside the paper's "12.6%".
+to plain fine-tuning of the same kind (LoRA or full) and to its lambda = 0 control with t-test
+p-values, and its relative gain over that plain fine-tuning and over the zero-shot model, the figures to set beside the paper's "12.6%".
 
     python benchmarks/llm_report.py docs/_static/llm --runs lora
 """
@@ -23,16 +23,19 @@ sys.path.insert(0, str(HERE))
 from accuracy import load_records  # noqa: E402
 from accuracy_report import paired_tests  # noqa: E402
 
-# accuracy.py method spec -> row name.
-ROWS = {"plain": "LoRA fine-tuning", "afa": "AFA + LoRA", "afa:afa_weight=0": "AFA + LoRA, lambda = 0 control"}
-FULL = "full fine-tuning"
+# accuracy.py method spec -> row name, for LoRA and for full fine-tuning (lora_r None or 0).
+ROWS = {
+    "lora": {"plain": "LoRA fine-tuning", "afa": "AFA + LoRA", "afa:afa_weight=0": "AFA + LoRA, lambda = 0 control"},
+    "full": {"plain": "full fine-tuning", "afa": "AFA + full fine-tuning",
+             "afa:afa_weight=0": "AFA + full fine-tuning, lambda = 0 control"},
+}
+ORDER = [name for rows in ROWS.values() for name in rows.values()]
 
 
 def fine_tuning_rows(records):
     frame = pd.DataFrame(records)
-    frame["row"] = [
-        FULL if r["effective_params"].get("lora_r") in (None, 0) else ROWS.get(r["method"], r["method"]) for r in records
-    ]
+    kinds = ["full" if r["effective_params"].get("lora_r") in (None, 0) else "lora" for r in records]
+    frame["row"] = [ROWS[kind].get(r["method"], r["method"]) for kind, r in zip(kinds, records)]
     frame["backbone"] = [r["effective_params"]["backbone"] for r in records]
     return frame
 
@@ -47,18 +50,18 @@ def table_rows(backbone, dataset, here, prompting):
         rows.append({"method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
                      "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
     by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}
-    order = [*ROWS.values(), FULL]
-    for name, acc in sorted(by_seed.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
+    for name, acc in sorted(by_seed.items(), key=lambda item: ORDER.index(item[0]) if item[0] in ORDER else len(ORDER)):
         row = {"method": name, "accuracy": acc.mean(), "std": acc.std(ddof=1) if len(acc) > 1 else np.nan,
                "seeds": len(acc), "fit_min": here[here.row == name].fit_s.mean() / 60,
                "peak_rss_gb": here[here.row == name].peak_rss_mb.max() / 1024}
-        if name == ROWS["afa"]:
-            for other, label in ((ROWS["plain"], "plain_lora"), (ROWS["afa:afa_weight=0"], "control")):
+        kind = next((kind for kind, names in ROWS.items() if name == names["afa"]), None)
+        if kind:  # AFA against plain fine-tuning of the same kind and against its control
+            for other, label in ((ROWS[kind]["plain"], "plain"), (ROWS[kind]["afa:afa_weight=0"], "control")):
                 if other in by_seed:
                     diff, p, _ = paired_tests(acc.to_dict(), by_seed[other].to_dict())
                     row[f"d_vs_{label}"], row[f"p_vs_{label}"] = diff, p
-            if ROWS["plain"] in by_seed:
-                row["rel_gain_vs_plain_lora_pct"] = 100 * (acc.mean() / by_seed[ROWS["plain"]].mean() - 1)
+            if ROWS[kind]["plain"] in by_seed:
+                row["rel_gain_vs_plain_pct"] = 100 * (acc.mean() / by_seed[ROWS[kind]["plain"]].mean() - 1)
             row["rel_gain_vs_zero_shot_pct"] = 100 * (acc.mean() / zero - 1)
         rows.append(row)
     return [{"backbone": backbone, "dataset": dataset, **row} for row in rows]

@@ -33,6 +33,9 @@ def test_one_block_per_backbone_with_paired_differences(tmp_path):
         *(record("big", "afa", s, acc) for s, acc in enumerate([0.81, 0.84, 0.87])),
         *(record("big", "afa:afa_weight=0", s, acc) for s, acc in enumerate([0.80, 0.82, 0.86])),
         record("big", "plain", 0, 0.9, lora_r=None),
+        record("big", "plain", 1, 0.8, lora_r=0),
+        record("big", "afa", 0, 0.95, lora_r=None),
+        record("big", "afa", 1, 0.9, lora_r=0),
         record("small", "plain", 0, 0.70),
         record("small", "afa", 0, 0.75),
     ])
@@ -40,13 +43,17 @@ def test_one_block_per_backbone_with_paired_differences(tmp_path):
     table = pd.read_csv(tmp_path / "table.csv")
     big = table[table.backbone == "big"].set_index("method")
     assert list(big.index) == ["zero-shot (skorch.llm)", "few-shot, 5 examples (skorch.llm)", "LoRA fine-tuning",
-                               "AFA + LoRA", "AFA + LoRA, lambda = 0 control", "full fine-tuning"]
+                               "AFA + LoRA", "AFA + LoRA, lambda = 0 control", "full fine-tuning",
+                               "AFA + full fine-tuning"]
+    # AFA on full fine-tuning is paired with plain full fine-tuning, not with LoRA.
+    assert big.loc["AFA + full fine-tuning", "d_vs_plain"] == pytest.approx(0.075)
+    assert pd.isna(big.loc["AFA + full fine-tuning", "d_vs_control"])
     afa = big.loc["AFA + LoRA"]
-    assert afa.d_vs_plain_lora == pytest.approx(0.02) and afa.d_vs_control == pytest.approx(0.0133, abs=1e-4)
-    assert afa.rel_gain_vs_plain_lora_pct == pytest.approx(100 * (0.84 / 0.82 - 1), abs=1e-3)
+    assert afa.d_vs_plain == pytest.approx(0.02) and afa.d_vs_control == pytest.approx(0.0133, abs=1e-4)
+    assert afa.rel_gain_vs_plain_pct == pytest.approx(100 * (0.84 / 0.82 - 1), abs=1e-3)
     assert afa.rel_gain_vs_zero_shot_pct == pytest.approx(100 * (0.84 / 0.5 - 1), abs=1e-3)
     # A backbone without prompted references gets no prompted rows and no gain over them.
     small = table[table.backbone == "small"].set_index("method")
     assert list(small.index) == ["LoRA fine-tuning", "AFA + LoRA"]
-    assert small.loc["AFA + LoRA", "d_vs_plain_lora"] == pytest.approx(0.05)
+    assert small.loc["AFA + LoRA", "d_vs_plain"] == pytest.approx(0.05)
     assert pd.isna(small.loc["AFA + LoRA", "rel_gain_vs_zero_shot_pct"])
