@@ -1,6 +1,8 @@
 """Text batching: tokenize once, pad each batch to its longest text, group texts of similar length."""
 
+import bisect
 import copy
+import re
 
 import numpy as np
 import torch
@@ -25,6 +27,30 @@ def _window_starts(n_tokens, budget, stride):
         return [0]
     starts = list(range(0, n_tokens - budget, stride))
     return starts + [n_tokens - budget]
+
+
+def splits_words(tokenizer):
+    """Whether the tokenizer's word indices tell words apart.
+
+    SentencePiece tokenizers whose normaliser turns spaces into "▁" before a pre-tokenizer that
+    splits on spaces (Gemma 3's, rebuilt from a GGUF file) report one word for the whole text.
+    """
+    word_ids = tokenizer("a b", add_special_tokens=False).word_ids()
+    return len({w for w in word_ids if w is not None}) > 1
+
+
+def whitespace_word_ids(text, offsets):
+    """Each token's word index, a word being a whitespace-separated span of ``text``.
+
+    A token belongs to the word holding its first non-space character; a token of spaces only
+    belongs to none (None).
+    """
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    word_ids = []
+    for start, end in offsets:
+        first = next((c for c in range(start, end) if not text[c].isspace()), None)
+        word_ids.append(None if first is None else bisect.bisect_right(starts, first) - 1)
+    return word_ids
 
 
 def special_token_template(tokenizer):
@@ -86,8 +112,9 @@ class EncodedTexts:
         budget = max_length - len(prefix) - len(suffix)
         if budget < 1:
             raise ValueError(f"max_length={max_length} leaves no room for text next to the special tokens.")
+        texts = list(texts)
         encoded = tokenizer(
-            list(texts),
+            texts,
             add_special_tokens=False,
             return_attention_mask=False,
             return_offsets_mapping=with_offsets,
@@ -108,7 +135,12 @@ class EncodedTexts:
         self.owner = np.asarray(owner, dtype=np.int64)
         self.n_texts = len(content)
         self.offsets = encoded["offset_mapping"] if with_offsets else None
-        self.word_ids = [encoded.word_ids(i) for i in range(len(content))] if with_offsets else None
+        self.word_ids = None
+        if with_offsets:
+            self.word_ids = (
+                [encoded.word_ids(i) for i in range(len(content))] if splits_words(tokenizer)
+                else [whitespace_word_ids(text, offsets) for text, offsets in zip(texts, self.offsets)]
+            )
 
     def __len__(self):
         return len(self.input_ids)
