@@ -21,7 +21,8 @@ def merge_word_pieces(text, offsets, word_ids, weights):
         span = spans.setdefault(word, [start, end, 0.0])
         span[0], span[1] = min(span[0], start), max(span[1], end)
         span[2] += float(weight)
-    return [(text[start:end], weight) for start, end, weight in (spans[w] for w in sorted(spans))]
+    # strip: SentencePiece tokens carry the space before their word in their offsets.
+    return [(text[start:end].strip(), weight) for start, end, weight in (spans[w] for w in sorted(spans))]
 
 
 def attention_by_text(clf, texts):

@@ -6,7 +6,7 @@ from transformers import PreTrainedTokenizerFast
 
 from skafa.backbone import load_tokenizer
 from skafa.inspection import merge_word_pieces
-from skafa.text import EncodedTexts, splits_words
+from skafa.text import EncodedTexts, splits_words, whitespace_word_ids
 
 
 def character_tokenizer():
@@ -34,3 +34,10 @@ def test_a_tokenizer_with_words_keeps_its_own(tiny_bert):
     encoded = EncodedTexts(tokenizer, [text], max_length=64, with_offsets=True)
     words = merge_word_pieces(text, encoded.offsets[0], encoded.word_ids[0], np.ones(len(encoded.word_ids[0])))
     assert [w for w, _ in words] == ["great", "film", ",", "bad"]  # BERT splits punctuation off
+
+
+def test_tokens_that_carry_the_space_before_them_give_bare_words():
+    # SentencePiece offsets: " film" spans the space before the word.
+    text, offsets = "great film", [(0, 5), (5, 10)]
+    words = merge_word_pieces(text, offsets, whitespace_word_ids(text, offsets), np.array([0.25, 0.75]))
+    assert words == [("great", 0.25), ("film", 0.75)]
