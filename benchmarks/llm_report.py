@@ -41,12 +41,13 @@ def fine_tuning_rows(records):
 
 
 def table_rows(backbone, dataset, here, prompting):
-    """The rows of one backbone on one dataset: prompted references (when measured), then fine-tuning."""
+    """The rows of one backbone on one dataset: the prompted references measured, then fine-tuning."""
     rows = []
     zero = prompting[prompting.method == "zero_shot"].accuracy.mean()
     few = prompting[prompting.method == "few_shot"].accuracy
-    if len(prompting):
+    if (prompting.method == "zero_shot").any():
         rows.append({"method": "zero-shot (skorch.llm)", "accuracy": zero, "std": np.nan, "seeds": 1})
+    if len(few):
         rows.append({"method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
                      "std": few.std(ddof=1) if len(few) > 1 else np.nan, "seeds": len(few)})
     by_seed = {name: group.set_index("seed").accuracy for name, group in here.groupby("row")}

@@ -27,6 +27,7 @@ def test_one_block_per_backbone_with_paired_differences(tmp_path):
     write_jsonl(tmp_path / "prompting.jsonl", [
         {"dataset": "sst2", "method": "zero_shot", "seed": None, "backbone": "big", "accuracy": 0.5},
         {"dataset": "sst2", "method": "few_shot", "seed": 0, "backbone": "big", "accuracy": 0.6},
+        {"dataset": "sst2", "method": "zero_shot", "seed": None, "backbone": "mid", "accuracy": 0.5},
     ])
     write_jsonl(tmp_path / "lora" / "results.jsonl", [
         *(record("big", "plain", s, acc) for s, acc in enumerate([0.80, 0.82, 0.84])),
@@ -38,6 +39,7 @@ def test_one_block_per_backbone_with_paired_differences(tmp_path):
         record("big", "afa", 1, 0.9, lora_r=0),
         record("small", "plain", 0, 0.70),
         record("small", "afa", 0, 0.75),
+        record("mid", "plain", 0, 0.70),
     ])
     llm_report.main([str(tmp_path), "--runs", "lora"])
     table = pd.read_csv(tmp_path / "table.csv")
@@ -57,3 +59,6 @@ def test_one_block_per_backbone_with_paired_differences(tmp_path):
     assert list(small.index) == ["LoRA fine-tuning", "AFA + LoRA"]
     assert small.loc["AFA + LoRA", "d_vs_plain"] == pytest.approx(0.05)
     assert pd.isna(small.loc["AFA + LoRA", "rel_gain_vs_zero_shot_pct"])
+    # Zero-shot alone: no few-shot row.
+    mid = table[table.backbone == "mid"]
+    assert list(mid.method) == ["zero-shot (skorch.llm)", "LoRA fine-tuning"]
