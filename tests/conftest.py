@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import (
     BertConfig,
@@ -23,6 +24,17 @@ FILLER = ["the", "movie", "a", "is", "of", "and", "this", "film", "it", "was"]
 DECISIVE = {"riveting": "pos", "lackluster": "neg"}
 
 
+def seeded(model_class, config):
+    """A randomly initialised model, the same in every test session.
+
+    Drawn from the global generator, the weights differed from session to session (and with the
+    tests that ran before the fixture), so thresholds measured on one init failed now and then.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return model_class(config)
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
     """Folder of a 2-layer, 32-wide BERT with the default backbone's WordPiece tokenizer."""
@@ -36,7 +48,7 @@ def tiny_bert(tmp_path_factory):
         intermediate_size=64,
         max_position_embeddings=256,
     )
-    BertModel(config).save_pretrained(path)
+    seeded(BertModel, config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
 
@@ -56,7 +68,7 @@ def tiny_gpt2(tmp_path_factory):
     """Folder of a 2-layer GPT-2 with a word-level tokenizer that adds no special tokens."""
     path = tmp_path_factory.mktemp("tiny_gpt2")
     config = GPT2Config(vocab_size=len(WORDS), n_embd=32, n_layer=2, n_head=2, n_positions=64)
-    GPT2Model(config).save_pretrained(path)
+    seeded(GPT2Model, config).save_pretrained(path)
     word_tokenizer().save_pretrained(path)
     return str(path)
 
@@ -80,7 +92,7 @@ def tiny_decoder(request, tmp_path_factory):
         vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=8, max_position_embeddings=64, eos_token_id=0, pad_token_id=None, bos_token_id=None,
     )
-    model_class(config).save_pretrained(path)
+    seeded(model_class, config).save_pretrained(path)
     word_tokenizer().save_pretrained(path)
     return str(path)
 

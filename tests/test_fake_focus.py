@@ -14,7 +14,9 @@ def decisive_share(clf, texts):
 
 def test_afa_raises_attention_on_the_decisive_word(tiny_bert):
     # Measured over 8 seeds with these settings: plain 0.61, AFA 0.83, AFA higher on 8/8 seeds
-    # (lambda = 1; with the default 0.3 the shift is smaller: 0.74, still 8/8).
+    # (lambda = 1; with the default 0.3 the shift is smaller: 0.74, still 8/8). K = 2 masks per
+    # text, the default when this was measured: with one mask the shift is smaller and the mean
+    # gap fell under 0.1 on some backbone inits.
     # The fixed KL reward is used because the discriminator's reward needs far more steps than
     # a seconds-long test gives it to separate originals from masked copies (see the method
     # docs); the policy, the probes and the policy-gradient path are the same.
@@ -24,7 +26,7 @@ def test_afa_raises_attention_on_the_decisive_word(tiny_bert):
     plain, afa = [], []
     for seed in (0, 1, 2):
         p = AFASentimentClassifier(afa=False, random_state=seed, **params).fit(X, y)
-        a = AFASentimentClassifier(afa=AFAOptions(reward="kl"), afa_weight=1.0, random_state=seed, **params).fit(X, y)
+        a = AFASentimentClassifier(afa=AFAOptions(reward="kl", n_samples=2), afa_weight=1.0, random_state=seed, **params).fit(X, y)
         assert p.score(X_test, y_test) == a.score(X_test, y_test) == 1.0
         plain.append(decisive_share(p, X_test))
         afa.append(decisive_share(a, X_test))
