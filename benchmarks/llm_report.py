@@ -1,10 +1,11 @@
-"""The LLM-backbone table: prompted references, LoRA fine-tuning, AFA + LoRA and its control, per backbone and dataset.
+"""The LLM-backbone table: prompted references, fine-tuning, AFA and its control, per backbone and dataset.
 
 Reads ``prompting.jsonl`` (``benchmarks/llm_prompting.py``) and the ``results.jsonl`` of one or
 more ``benchmarks/accuracy.py`` runs on a decoder backbone, and writes ``table.csv``: accuracy mean
 and standard deviation over seeds (few-shot: over example draws), and for AFA its paired difference
 to plain fine-tuning of the same kind (LoRA or full) and to its lambda = 0 control with t-test
-p-values, and its relative gain over that plain fine-tuning and over the zero-shot model, the figures to set beside the paper's "12.6%".
+p-values, and its relative gain over that plain fine-tuning and over the zero-shot model, the
+figures to set beside the paper's "12.6%".
 
     python benchmarks/llm_report.py docs/_static/llm --runs lora
 """
@@ -43,9 +44,10 @@ def fine_tuning_rows(records):
 def table_rows(backbone, dataset, here, prompting):
     """The rows of one backbone on one dataset: the prompted references measured, then fine-tuning."""
     rows = []
-    zero = prompting[prompting.method == "zero_shot"].accuracy.mean()
+    zero_shot = prompting[prompting.method == "zero_shot"].accuracy
+    zero = zero_shot.mean()  # NaN when not measured: no gain over it either
     few = prompting[prompting.method == "few_shot"].accuracy
-    if (prompting.method == "zero_shot").any():
+    if len(zero_shot):
         rows.append({"method": "zero-shot (skorch.llm)", "accuracy": zero, "std": np.nan, "seeds": 1})
     if len(few):
         rows.append({"method": "few-shot, 5 examples (skorch.llm)", "accuracy": few.mean(),
